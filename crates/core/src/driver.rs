@@ -1,0 +1,273 @@
+//! The four-step driver: AWS's pre-checks, createSecret and finishSecret.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use tracing::Instrument;
+
+use crate::error::{PrecheckError, RotationError, StepName};
+use crate::event::{RotationEvent, Step};
+use crate::rotator::{PasswordSource, Rotator, Versions};
+use crate::store::{
+    AWSCURRENT, AWSPENDING, PutSecretValue, SecretDescription, SecretStore, StoreError,
+    UpdateVersionStage,
+};
+
+/// What a successful step did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StepOutcome {
+    /// The step ran.
+    Done(Step),
+    /// createSecret found a pending value for this token (a retry) and kept it.
+    ReusedPending,
+    /// The token is already AWSCURRENT: the rotation finished, nothing to do (AWS's rule;
+    /// the step name is not even checked).
+    AlreadyCurrent,
+}
+
+/// Runs rotation steps for one [`Rotator`] against one [`SecretStore`].
+///
+/// Build it once per process and reuse it across invocations.
+///
+/// ```
+/// # use std::sync::Arc;
+/// # use async_trait::async_trait;
+/// use rotwise_core::{BoxError, Driver, Rotator, RotationEvent, SecretPayload, Step, Versions};
+/// use rotwise_core::store::{MemoryStore, SecretStore, AWSCURRENT};
+/// # struct Token;
+/// # #[async_trait]
+/// # impl Rotator for Token {
+/// #     fn name(&self) -> &str { "token" }
+/// #     async fn next_value(&self, v: &Versions<'_>) -> Result<SecretPayload, BoxError> {
+/// #         Ok(v.new_password().await?.into())
+/// #     }
+/// #     async fn set(&self, _: &Versions<'_>) -> Result<(), BoxError> { Ok(()) }
+/// #     async fn test(&self, v: &Versions<'_>) -> Result<(), BoxError> { v.pending().await?; Ok(()) }
+/// # }
+/// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+/// let store = Arc::new(MemoryStore::new());
+/// let arn = store.insert_secret("api-key", "first").unwrap();
+/// let driver = Driver::new(store.clone(), Arc::new(Token));
+///
+/// let token = store.begin_rotation(&arn).unwrap(); // what RotateSecret does
+/// for step in Step::ALL {
+///     driver.handle(&RotationEvent::new(step, &arn, &token)).await.unwrap();
+/// }
+/// let d = store.describe_secret(&arn).await.unwrap();
+/// assert_eq!(d.version_with_stage(AWSCURRENT), Some(token.as_str()));
+/// # });
+/// ```
+pub struct Driver {
+    store: Arc<dyn SecretStore>,
+    rotator: Arc<dyn Rotator>,
+    passwords: PasswordSource,
+}
+
+impl Driver {
+    /// A driver with locally generated passwords of the default policy.
+    pub fn new(store: Arc<dyn SecretStore>, rotator: Arc<dyn Rotator>) -> Self {
+        Driver {
+            store,
+            rotator,
+            passwords: PasswordSource::default(),
+        }
+    }
+
+    /// Use `passwords` for new passwords.
+    pub fn with_passwords(mut self, passwords: PasswordSource) -> Self {
+        self.passwords = passwords;
+        self
+    }
+
+    /// The store.
+    pub fn store(&self) -> &Arc<dyn SecretStore> {
+        &self.store
+    }
+
+    /// The rotator.
+    pub fn rotator(&self) -> &Arc<dyn Rotator> {
+        &self.rotator
+    }
+
+    /// Handle a raw Lambda event: parse it (a malformed event is an error that reads and
+    /// changes nothing), then [`Driver::handle`].
+    pub async fn handle_json(
+        &self,
+        event: &serde_json::Value,
+    ) -> Result<StepOutcome, RotationError> {
+        let event = RotationEvent::from_json(event)?;
+        self.handle(&event).await
+    }
+
+    /// Handle one rotation step.
+    pub async fn handle(&self, event: &RotationEvent) -> Result<StepOutcome, RotationError> {
+        let span = tracing::info_span!(
+            "rotation_step",
+            secret = %event.secret_id,
+            token = %event.client_request_token,
+            step = %event.step,
+            rotator = self.rotator.name(),
+        );
+        async {
+            let started = Instant::now();
+            let result = self.run(event).await;
+            let ms = started.elapsed().as_secs_f64() * 1000.0;
+            match &result {
+                Ok(outcome) => tracing::info!(duration_ms = ms, ?outcome, "step succeeded"),
+                Err(e) => tracing::error!(duration_ms = ms, error = %e, "step failed"),
+            }
+            result
+        }
+        .instrument(span)
+        .await
+    }
+
+    async fn run(&self, event: &RotationEvent) -> Result<StepOutcome, RotationError> {
+        let secret_id = &event.secret_id;
+        let token = &event.client_request_token;
+        let description = self
+            .store
+            .describe_secret(secret_id)
+            .await
+            .map_err(|source| RotationError::Store {
+                step: StepName(event.step.clone()),
+                source,
+            })?;
+
+        // AWS's pre-checks, in AWS's order.
+        if description.rotation_enabled == Some(false) {
+            return Err(PrecheckError::RotationDisabled {
+                secret_id: secret_id.clone(),
+            }
+            .into());
+        }
+        if !description.versions.contains_key(token.as_str()) {
+            return Err(PrecheckError::NoStage {
+                token: token.clone(),
+                secret_id: secret_id.clone(),
+            }
+            .into());
+        }
+        if description.has_stage(token, AWSCURRENT) {
+            tracing::info!("version is already AWSCURRENT; nothing to do");
+            return Ok(StepOutcome::AlreadyCurrent);
+        }
+        if !description.has_stage(token, AWSPENDING) {
+            return Err(PrecheckError::NotPending {
+                token: token.clone(),
+                secret_id: secret_id.clone(),
+            }
+            .into());
+        }
+        let step: Step = event.step.parse().map_err(|_| PrecheckError::InvalidStep {
+            step: event.step.clone(),
+            secret_id: secret_id.clone(),
+        })?;
+
+        let versions = Versions::new(
+            self.store.as_ref(),
+            &description,
+            token,
+            step,
+            &self.passwords,
+        );
+        let store_err = |source: StoreError| RotationError::Store {
+            step: StepName(step.as_str().to_string()),
+            source,
+        };
+        let rotator_err = |source| RotationError::Rotator {
+            step,
+            secret_id: secret_id.clone(),
+            source,
+        };
+        match step {
+            Step::CreateSecret => self.create(event, &description, &versions).await,
+            Step::SetSecret => {
+                self.rotator.set(&versions).await.map_err(rotator_err)?;
+                Ok(StepOutcome::Done(step))
+            }
+            Step::TestSecret => {
+                self.rotator.test(&versions).await.map_err(rotator_err)?;
+                Ok(StepOutcome::Done(step))
+            }
+            Step::FinishSecret => {
+                let current = description.version_with_stage(AWSCURRENT).ok_or_else(|| {
+                    RotationError::NoCurrentVersion {
+                        step,
+                        secret_id: secret_id.clone(),
+                    }
+                })?;
+                self.store
+                    .update_secret_version_stage(UpdateVersionStage {
+                        secret_id: description.arn.clone(),
+                        stage: AWSCURRENT.to_string(),
+                        move_to: Some(token.clone()),
+                        remove_from: Some(current.to_string()),
+                    })
+                    .await
+                    .map_err(store_err)?;
+                tracing::info!(previous = current, "moved AWSCURRENT to the new version");
+                self.rotator
+                    .after_finish(&versions)
+                    .await
+                    .map_err(rotator_err)?;
+                Ok(StepOutcome::Done(step))
+            }
+        }
+    }
+
+    async fn create(
+        &self,
+        event: &RotationEvent,
+        description: &SecretDescription,
+        versions: &Versions<'_>,
+    ) -> Result<StepOutcome, RotationError> {
+        let step = Step::CreateSecret;
+        let store_err = |source: StoreError| RotationError::Store {
+            step: StepName(step.as_str().to_string()),
+            source,
+        };
+        // A retry finds the value an earlier attempt put; the service's own first
+        // attempt finds the value-less version RotateSecret made (NotFound).
+        match versions.pending().await {
+            Ok(_) => {
+                tracing::info!("a pending value exists for this token; reusing it");
+                return Ok(StepOutcome::ReusedPending);
+            }
+            Err(e) if e.is_not_found() => {}
+            Err(e) => return Err(store_err(e)),
+        }
+        let current = match versions.current().await {
+            Ok(c) => c.clone(),
+            Err(e) if e.is_not_found() => {
+                return Err(RotationError::NoCurrentVersion {
+                    step,
+                    secret_id: event.secret_id.clone(),
+                });
+            }
+            Err(e) => return Err(store_err(e)),
+        };
+        versions.prime_current(current);
+        let value = self
+            .rotator
+            .next_value(versions)
+            .await
+            .map_err(|source| RotationError::Rotator {
+                step,
+                secret_id: event.secret_id.clone(),
+                source,
+            })?;
+        self.store
+            .put_secret_value(PutSecretValue {
+                secret_id: description.arn.clone(),
+                token: event.client_request_token.clone(),
+                payload: value,
+                stages: vec![AWSPENDING.to_string()],
+                rotation_token: event.rotation_token.clone(),
+            })
+            .await
+            .map_err(store_err)?;
+        tracing::info!("put the new value as AWSPENDING");
+        Ok(StepOutcome::Done(step))
+    }
+}

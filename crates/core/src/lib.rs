@@ -1,0 +1,34 @@
+//! The core of rotwise: the Secrets Manager rotation protocol, independent of what is
+//! being rotated.
+//!
+//! Secrets Manager rotates a secret by invoking a function four times (createSecret,
+//! setSecret, testSecret, finishSecret) while the AWSCURRENT / AWSPENDING /
+//! AWSPREVIOUS labels say which version is live. This crate holds:
+//!
+//! - [`RotationEvent`] and [`Step`]: the invocation, with AWS's field names;
+//! - [`Rotator`]: the trait a system-specific rotator implements (next value, set,
+//!   test, an optional post-finish hook), seeing the versions through [`Versions`];
+//! - [`Driver`]: AWS's pre-checks in AWS's order with AWS's messages, createSecret's
+//!   reuse of a pending value on retry, and finishSecret's label move;
+//! - [`store`]: the [`store::SecretStore`] trait, an in-memory store with the service's
+//!   semantics and the AWS SDK store;
+//! - [`password`]: `GetRandomPassword`'s policy, generated locally from the OS CSPRNG.
+//!
+//! Secret values are [`secrecy`] types throughout: `Debug` redacts them and they never
+//! reach an error message or a log.
+//!
+//! See [`Driver`] for a whole rotation in a few lines.
+
+pub mod driver;
+pub mod error;
+pub mod event;
+pub mod password;
+pub mod rotator;
+pub mod store;
+
+pub use driver::{Driver, StepOutcome};
+pub use error::{PrecheckError, RotationError};
+pub use event::{RotationEvent, Step};
+pub use rotator::{BoxError, PasswordSource, Rotator, Versions};
+pub use secrecy::{ExposeSecret, SecretString};
+pub use store::{SecretPayload, SecretStore};
