@@ -9,9 +9,9 @@ use secrecy::{ExposeSecret, SecretString};
 use time::OffsetDateTime;
 
 use super::{
-    AWSCURRENT, AWSPENDING, AWSPREVIOUS, CreateSecret, PutOutput, PutSecretValue, SecretDescription,
-    SecretPayload, SecretStore, SecretVersion, StoreError, StoreErrorKind, UpdateVersionStage,
-    VersionSummary,
+    AWSCURRENT, AWSPENDING, AWSPREVIOUS, CreateSecret, PutOutput, PutSecretValue,
+    SecretDescription, SecretPayload, SecretStore, SecretVersion, StoreError, StoreErrorKind,
+    UpdateVersionStage, VersionSummary,
 };
 use crate::password::PasswordPolicy;
 
@@ -121,7 +121,10 @@ fn not_found(operation: &'static str, message: impl Into<String>) -> StoreError 
 }
 
 fn secret_not_found(operation: &'static str) -> StoreError {
-    not_found(operation, "Secrets Manager can't find the specified secret.")
+    not_found(
+        operation,
+        "Secrets Manager can't find the specified secret.",
+    )
 }
 
 fn payload_bytes(p: &SecretPayload) -> Vec<u8> {
@@ -232,12 +235,21 @@ impl MemoryStore {
 
     /// Create a secret whose first version (AWSCURRENT) holds `value`. Returns its ARN.
     pub fn insert_secret(&self, name: &str, value: &str) -> Result<String, StoreError> {
+        self.insert_secret_payload(name, value.into())
+    }
+
+    /// [`MemoryStore::insert_secret`] for any payload (string or binary).
+    pub fn insert_secret_payload(
+        &self,
+        name: &str,
+        payload: SecretPayload,
+    ) -> Result<String, StoreError> {
         let mut state = self.lock();
         let out = Self::create_locked(
             &mut state,
             CreateSecret {
                 name: name.to_string(),
-                payload: Some(value.into()),
+                payload: Some(payload),
                 token: None,
                 description: None,
             },
@@ -355,7 +367,11 @@ impl MemoryStore {
                             .map(|(id, v)| {
                                 let mut stages = v.stages.clone();
                                 stages.sort();
-                                (id.clone(), stages, Redacted(v.payload.as_ref().map(payload_bytes)))
+                                (
+                                    id.clone(),
+                                    stages,
+                                    Redacted(v.payload.as_ref().map(payload_bytes)),
+                                )
                             })
                             .collect(),
                     }
@@ -401,7 +417,10 @@ impl MemoryStore {
             return Err(StoreError::new(
                 StoreErrorKind::ResourceExists,
                 OP,
-                format!("The operation failed because the secret {} already exists.", input.name),
+                format!(
+                    "The operation failed because the secret {} already exists.",
+                    input.name
+                ),
             ));
         }
         let token = match input.token {
@@ -640,9 +659,13 @@ impl SecretStore for MemoryStore {
         &self,
         policy: &PasswordPolicy,
     ) -> Result<SecretString, StoreError> {
-        policy
-            .generate()
-            .map_err(|e| StoreError::new(StoreErrorKind::InvalidParameter, "GetRandomPassword", e.to_string()))
+        policy.generate().map_err(|e| {
+            StoreError::new(
+                StoreErrorKind::InvalidParameter,
+                "GetRandomPassword",
+                e.to_string(),
+            )
+        })
     }
 
     async fn create_secret(&self, input: CreateSecret) -> Result<PutOutput, StoreError> {

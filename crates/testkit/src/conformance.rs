@@ -1,0 +1,667 @@
+//! The conformance suite: one call that proves a [`Rotator`] correct the way Secrets
+//! Manager will use it.
+//!
+//! [`Conformance::run`] rotates one secret over and over on a [`MemoryStore`], through
+//! the same [`Driver`] the Lambdas use, and after every scenario checks the
+//! [`Invariant`]s against the real target (through your [`Target`]):
+//!
+//! | scenario | what it does |
+//! |---|---|
+//! | baseline | a plain rotation; records the store and rotator calls of each step |
+//! | stale tokens | each step with an unknown token and with an old token: an error or a no-op, and nothing changes |
+//! | testSecret tests | testSecret before setSecret must fail |
+//! | duplicates | every step run twice: the second run changes nothing |
+//! | faults | every call of every step (store and rotator) fails before, then after, it takes effect; then the rotation is retried |
+//! | concurrent | a second RotateSecret during a rotation is refused; each step invoked twice at once |
+//!
+//! A broken rotator fails with a [`ConformanceFailure`] naming the scenario and the
+//! broken invariant.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use rotwise_core::store::{AWSCURRENT, AWSPENDING, AWSPREVIOUS, MemoryStore, SecretStore};
+use rotwise_core::{BoxError, Driver, PasswordSource, Rotator, SecretPayload, Step};
+
+use crate::faults::{Fault, FaultPlan, FaultyRotator, FaultyStore, When};
+use crate::service::{LocalService, StepHandler};
+
+/// "Does this secret value work on the target?" — a fresh login, request or check.
+#[async_trait]
+pub trait Target: Send + Sync {
+    /// `Ok(true)` when the target accepts `value`, `Ok(false)` when it refuses it;
+    /// `Err` only when the check itself could not run (target unreachable).
+    async fn accepts(&self, value: &SecretPayload) -> Result<bool, BoxError>;
+}
+
+/// Which promises the rotation strategy makes (DESIGN section 3.2).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Strategy {
+    /// One credential changes in place: AWSCURRENT may stop working between
+    /// setSecret and finishSecret, and AWSPREVIOUS stops working after a rotation.
+    SingleUser,
+    /// Two credentials take turns: AWSCURRENT works at every moment, and AWSPREVIOUS
+    /// keeps working until the next rotation's setSecret.
+    AlternatingUsers,
+}
+
+/// An invariant the suite checks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Invariant {
+    /// Exactly one version holds AWSCURRENT.
+    ExactlyOneCurrent,
+    /// At most one version holds AWSPENDING.
+    AtMostOnePending,
+    /// The AWSCURRENT value works on the target.
+    CurrentWorks,
+    /// After a rotation, AWSPREVIOUS is the version that was AWSCURRENT before it.
+    PreviousIsOldCurrent,
+    /// Alternating users: the AWSPREVIOUS value still works after a rotation.
+    PreviousStillWorks,
+    /// A rotation with no fault completes.
+    RotationCompletes,
+    /// A failed rotation completes when retried.
+    RetryCompletes,
+    /// Running a step again right after it succeeded succeeds and changes nothing.
+    RepeatIsHarmless,
+    /// testSecret fails when the target does not accept the pending value.
+    TestSecretTests,
+    /// A step invoked with a token that is not the rotation's changes nothing.
+    StaleTokenChangesNothing,
+    /// RotateSecret is refused while another rotation is incomplete.
+    ConcurrentRotationRefused,
+}
+
+impl fmt::Display for Invariant {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Invariant::ExactlyOneCurrent => "exactly one version holds AWSCURRENT",
+            Invariant::AtMostOnePending => "at most one version holds AWSPENDING",
+            Invariant::CurrentWorks => "the AWSCURRENT value works on the target",
+            Invariant::PreviousIsOldCurrent => {
+                "after a rotation AWSPREVIOUS is the old AWSCURRENT version"
+            }
+            Invariant::PreviousStillWorks => {
+                "alternating users: AWSPREVIOUS still works after the rotation"
+            }
+            Invariant::RotationCompletes => "a rotation with no fault completes",
+            Invariant::RetryCompletes => "a failed rotation completes when retried",
+            Invariant::RepeatIsHarmless => "a step run twice equals the step run once (idempotent)",
+            Invariant::TestSecretTests => {
+                "testSecret fails when the target does not accept the pending value"
+            }
+            Invariant::StaleTokenChangesNothing => {
+                "a step invoked with a stale or unknown token changes nothing"
+            }
+            Invariant::ConcurrentRotationRefused => {
+                "RotateSecret is refused while another rotation is incomplete"
+            }
+        })
+    }
+}
+
+/// The suite found a broken invariant.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("conformance scenario `{scenario}` broke the invariant \"{invariant}\": {detail}")]
+pub struct ConformanceFailure {
+    /// The scenario, e.g. `fault: PutSecretValue #0 in createSecret after it takes effect`.
+    pub scenario: String,
+    /// The broken invariant.
+    pub invariant: Invariant,
+    /// What was observed (never a secret value).
+    pub detail: String,
+}
+
+/// What a passing run covered.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ConformanceReport {
+    /// Scenarios run (all passed).
+    pub scenarios: usize,
+    /// Complete rotations performed.
+    pub rotations: usize,
+    /// Fault points injected (call x before/after).
+    pub fault_points: usize,
+    /// The calls each step made in the baseline rotation.
+    pub calls_per_step: BTreeMap<String, Vec<String>>,
+}
+
+impl fmt::Display for ConformanceReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} scenarios passed ({} rotations, {} fault points)",
+            self.scenarios, self.rotations, self.fault_points
+        )
+    }
+}
+
+type HandlerFactory = dyn Fn(Arc<dyn SecretStore>, Arc<dyn Rotator>, PasswordSource) -> Arc<dyn StepHandler>
+    + Send
+    + Sync;
+
+/// The suite's configuration. See the [crate docs](crate) for a walk-through.
+pub struct Conformance {
+    rotator: Arc<dyn Rotator>,
+    target: Arc<dyn Target>,
+    initial: SecretPayload,
+    strategy: Strategy,
+    store: Arc<MemoryStore>,
+    secret_name: String,
+    passwords: PasswordSource,
+    handler: Box<HandlerFactory>,
+}
+
+type Outcome<T = ()> = Result<T, ConformanceFailure>;
+
+fn fail(scenario: &str, invariant: Invariant, detail: impl Into<String>) -> ConformanceFailure {
+    ConformanceFailure {
+        scenario: scenario.to_string(),
+        invariant,
+        detail: detail.into(),
+    }
+}
+
+impl Conformance {
+    /// A suite for `rotator`, whose secret starts as `initial` (a value the target
+    /// accepts now), checked against `target`.
+    pub fn new(
+        rotator: Arc<dyn Rotator>,
+        target: Arc<dyn Target>,
+        initial: impl Into<SecretPayload>,
+        strategy: Strategy,
+    ) -> Self {
+        Conformance {
+            rotator,
+            target,
+            initial: initial.into(),
+            strategy,
+            store: Arc::new(MemoryStore::new()),
+            secret_name: "conformance/secret".to_string(),
+            passwords: PasswordSource::default(),
+            handler: Box::new(|store, rotator, passwords| {
+                Arc::new(Driver::new(store, rotator).with_passwords(passwords))
+            }),
+        }
+    }
+
+    /// Use this store (e.g. one that already holds a master secret the rotator reads).
+    pub fn with_store(mut self, store: Arc<MemoryStore>) -> Self {
+        self.store = store;
+        self
+    }
+
+    /// The name of the secret under test (default `conformance/secret`).
+    pub fn with_secret_name(mut self, name: impl Into<String>) -> Self {
+        self.secret_name = name.into();
+        self
+    }
+
+    /// Where new passwords come from (default: locally generated, default policy).
+    pub fn with_passwords(mut self, passwords: PasswordSource) -> Self {
+        self.passwords = passwords;
+        self
+    }
+
+    /// Test a custom entry point instead of [`Driver`]: `factory` builds it from the
+    /// (fault-injecting) store, the (fault-injecting) rotator and the password source.
+    pub fn with_handler<F>(mut self, factory: F) -> Self
+    where
+        F: Fn(Arc<dyn SecretStore>, Arc<dyn Rotator>, PasswordSource) -> Arc<dyn StepHandler>
+            + Send
+            + Sync
+            + 'static,
+    {
+        self.handler = Box::new(factory);
+        self
+    }
+
+    /// Run every scenario. Returns the first broken invariant, or a report.
+    pub async fn run(self) -> Result<ConformanceReport, ConformanceFailure> {
+        let plan = FaultPlan::default();
+        let store: Arc<dyn SecretStore> = Arc::new(FaultyStore::new(
+            self.store.clone() as Arc<dyn SecretStore>,
+            plan.clone(),
+        ));
+        let rotator: Arc<dyn Rotator> =
+            Arc::new(FaultyRotator::new(self.rotator.clone(), plan.clone()));
+        let handler = (self.handler)(store, rotator, self.passwords.clone());
+        let secret_id = self
+            .store
+            .insert_secret_payload(&self.secret_name, self.initial.clone())
+            .map_err(|e| fail("setup", Invariant::RotationCompletes, e.to_string()))?;
+        let run = Run {
+            suite: &self,
+            service: LocalService::new(self.store.clone()),
+            handler,
+            plan,
+            secret_id,
+            report: ConformanceReport::default(),
+        };
+        run.all().await
+    }
+}
+
+struct Run<'a> {
+    suite: &'a Conformance,
+    service: LocalService,
+    handler: Arc<dyn StepHandler>,
+    plan: FaultPlan,
+    secret_id: String,
+    report: ConformanceReport,
+}
+
+/// Labels and values as the service sees them.
+struct Labels {
+    current: String,
+    pending: Option<String>,
+    previous: Option<String>,
+}
+
+impl Run<'_> {
+    async fn all(mut self) -> Result<ConformanceReport, ConformanceFailure> {
+        self.check_state("initial state", false).await?;
+        let calls = self.baseline().await?;
+        self.stale_tokens().await?;
+        self.test_secret_tests().await?;
+        self.duplicates().await?;
+        self.faults(&calls).await?;
+        self.concurrent().await?;
+        Ok(self.report)
+    }
+
+    fn scenario_done(&mut self) {
+        self.report.scenarios += 1;
+    }
+
+    async fn labels(&self, scenario: &str) -> Outcome<Labels> {
+        let d = self
+            .service
+            .store()
+            .describe_secret(&self.secret_id)
+            .await
+            .map_err(|e| fail(scenario, Invariant::ExactlyOneCurrent, e.to_string()))?;
+        let holders = |stage: &str| -> Vec<String> {
+            d.versions
+                .iter()
+                .filter(|(_, s)| s.iter().any(|x| x == stage))
+                .map(|(id, _)| id.clone())
+                .collect()
+        };
+        let current = holders(AWSCURRENT);
+        if current.len() != 1 {
+            return Err(fail(
+                scenario,
+                Invariant::ExactlyOneCurrent,
+                format!("{} versions hold AWSCURRENT: {current:?}", current.len()),
+            ));
+        }
+        let pending = holders(AWSPENDING);
+        if pending.len() > 1 {
+            return Err(fail(
+                scenario,
+                Invariant::AtMostOnePending,
+                format!("{} versions hold AWSPENDING: {pending:?}", pending.len()),
+            ));
+        }
+        Ok(Labels {
+            current: current[0].clone(),
+            pending: pending.into_iter().next(),
+            previous: holders(AWSPREVIOUS).into_iter().next(),
+        })
+    }
+
+    async fn accepts(
+        &self,
+        scenario: &str,
+        version_id: &str,
+        invariant: Invariant,
+    ) -> Outcome<bool> {
+        let v = self
+            .service
+            .store()
+            .get_secret_value(&self.secret_id, Some(version_id), None)
+            .await
+            .map_err(|e| {
+                fail(
+                    scenario,
+                    invariant,
+                    format!("cannot read version {version_id}: {e}"),
+                )
+            })?;
+        self.suite.target.accepts(&v.payload).await.map_err(|e| {
+            fail(
+                scenario,
+                invariant,
+                format!("the target check failed to run: {e}"),
+            )
+        })
+    }
+
+    /// Label invariants always; "current works" unless a single-user rotation may be
+    /// inside its setSecret..finishSecret window.
+    async fn check_state(&self, scenario: &str, in_single_user_window: bool) -> Outcome<Labels> {
+        let labels = self.labels(scenario).await?;
+        let must_work = self.suite.strategy == Strategy::AlternatingUsers || !in_single_user_window;
+        if must_work
+            && !self
+                .accepts(scenario, &labels.current, Invariant::CurrentWorks)
+                .await?
+        {
+            return Err(fail(
+                scenario,
+                Invariant::CurrentWorks,
+                format!("the target refuses AWSCURRENT (version {})", labels.current),
+            ));
+        }
+        Ok(labels)
+    }
+
+    /// After a completed rotation from `old_current` to `token`.
+    async fn check_rotated(&self, scenario: &str, old_current: &str, token: &str) -> Outcome {
+        let labels = self.check_state(scenario, false).await?;
+        if labels.current != token {
+            return Err(fail(
+                scenario,
+                Invariant::RetryCompletes,
+                format!(
+                    "AWSCURRENT is {} and not the rotation's token {token}",
+                    labels.current
+                ),
+            ));
+        }
+        if labels.previous.as_deref() != Some(old_current) {
+            return Err(fail(
+                scenario,
+                Invariant::PreviousIsOldCurrent,
+                format!(
+                    "AWSPREVIOUS is {:?}, the old AWSCURRENT was {old_current}",
+                    labels.previous
+                ),
+            ));
+        }
+        if self.suite.strategy == Strategy::AlternatingUsers
+            && !self
+                .accepts(scenario, old_current, Invariant::PreviousStillWorks)
+                .await?
+        {
+            return Err(fail(
+                scenario,
+                Invariant::PreviousStillWorks,
+                format!("the target refuses AWSPREVIOUS (version {old_current})"),
+            ));
+        }
+        Ok(())
+    }
+
+    async fn invoke(&self, token: &str, step: Step) -> Result<(), String> {
+        self.service
+            .invoke(&self.secret_id, token, step, self.handler.as_ref())
+            .await
+            .map_err(|e| e.message)
+    }
+
+    /// Run a step that must succeed. On failure, report a broken state invariant
+    /// first (it names the real damage), else that the rotation did not complete.
+    async fn must_succeed(&self, scenario: &str, token: &str, step: Step) -> Outcome {
+        let Err(e) = self.invoke(token, step).await else {
+            return Ok(());
+        };
+        let window = self.suite.strategy == Strategy::SingleUser && step != Step::CreateSecret;
+        self.check_state(scenario, window).await?;
+        Err(fail(
+            scenario,
+            Invariant::RotationCompletes,
+            format!("{step}: {e}"),
+        ))
+    }
+
+    /// Retry until the rotation completes (the service retries; a fault fires once).
+    async fn complete(&mut self, scenario: &str, token: &str, old_current: &str) -> Outcome {
+        self.plan.clear();
+        self.service
+            .resume(&self.secret_id, token, self.handler.as_ref())
+            .await
+            .map_err(|e| fail(scenario, Invariant::RetryCompletes, e.to_string()))?;
+        self.report.rotations += 1;
+        self.check_rotated(scenario, old_current, token).await
+    }
+
+    async fn begin(&self, scenario: &str) -> Outcome<(String, String)> {
+        let old = self.labels(scenario).await?.current;
+        let token = self
+            .service
+            .begin(&self.secret_id)
+            .map_err(|e| fail(scenario, Invariant::RotationCompletes, e.to_string()))?;
+        Ok((token, old))
+    }
+
+    async fn baseline(&mut self) -> Outcome<Vec<(Step, Vec<String>)>> {
+        let scenario = "baseline rotation";
+        let (token, old) = self.begin(scenario).await?;
+        let mut calls = Vec::new();
+        for step in Step::ALL {
+            self.plan.reset_log();
+            self.must_succeed(scenario, &token, step).await?;
+            let log = self.plan.log();
+            self.report
+                .calls_per_step
+                .insert(step.as_str().to_string(), log.clone());
+            calls.push((step, log));
+        }
+        self.service
+            .store()
+            .complete_rotation(&self.secret_id, &token)
+            .map_err(|e| fail(scenario, Invariant::RotationCompletes, e.to_string()))?;
+        self.report.rotations += 1;
+        self.check_rotated(scenario, &old, &token).await?;
+        self.scenario_done();
+        Ok(calls)
+    }
+
+    async fn stale_tokens(&mut self) -> Outcome {
+        let labels = self.labels("stale tokens").await?;
+        let unknown = uuid::Uuid::new_v4().to_string();
+        let mut tokens = vec![("an unknown token", unknown)];
+        if let Some(prev) = labels.previous.clone() {
+            tokens.push(("the AWSPREVIOUS version's token", prev));
+        }
+        tokens.push(("the finished rotation's token", labels.current.clone()));
+        for (what, token) in tokens {
+            for step in Step::ALL {
+                let scenario = format!("{step} with {what}");
+                let before = self.service.store().snapshot();
+                let result = self.invoke(&token, step).await;
+                let after = self.service.store().snapshot();
+                if before != after {
+                    return Err(fail(
+                        &scenario,
+                        Invariant::StaleTokenChangesNothing,
+                        format!("the store changed (step result: {result:?})"),
+                    ));
+                }
+                if token == labels.current && result.is_err() {
+                    return Err(fail(
+                        &scenario,
+                        Invariant::StaleTokenChangesNothing,
+                        format!(
+                            "a step for a token that is already AWSCURRENT must succeed as a no-op; got: {}",
+                            result.unwrap_err()
+                        ),
+                    ));
+                }
+                if token != labels.current && result.is_ok() {
+                    return Err(fail(
+                        &scenario,
+                        Invariant::StaleTokenChangesNothing,
+                        "the step succeeded for a token that is not AWSPENDING",
+                    ));
+                }
+                self.check_state(&scenario, false).await?;
+                self.scenario_done();
+            }
+        }
+        Ok(())
+    }
+
+    async fn test_secret_tests(&mut self) -> Outcome {
+        let scenario = "testSecret before setSecret";
+        let (token, old) = self.begin(scenario).await?;
+        self.must_succeed(scenario, &token, Step::CreateSecret)
+            .await?;
+        if self.invoke(&token, Step::TestSecret).await.is_ok() {
+            return Err(fail(
+                scenario,
+                Invariant::TestSecretTests,
+                "testSecret succeeded although setSecret had not run, so it cannot tell a working pending value from a broken one",
+            ));
+        }
+        self.check_state(scenario, false).await?;
+        self.complete(scenario, &token, &old).await?;
+        self.scenario_done();
+        Ok(())
+    }
+
+    async fn duplicates(&mut self) -> Outcome {
+        let scenario = "every step run twice";
+        let (token, old) = self.begin(scenario).await?;
+        for step in Step::ALL {
+            self.must_succeed(scenario, &token, step).await?;
+            let once = self.service.store().snapshot();
+            let labels = self.labels(scenario).await?;
+            let pending_works = match &labels.pending {
+                Some(p) => Some(
+                    self.accepts(scenario, p, Invariant::RepeatIsHarmless)
+                        .await?,
+                ),
+                None => None,
+            };
+            self.invoke(&token, step).await.map_err(|e| {
+                fail(
+                    scenario,
+                    Invariant::RepeatIsHarmless,
+                    format!("{step} failed when run again: {e}"),
+                )
+            })?;
+            if self.service.store().snapshot() != once {
+                return Err(fail(
+                    scenario,
+                    Invariant::RepeatIsHarmless,
+                    format!("running {step} again changed the store"),
+                ));
+            }
+            let pending_works_again = match &labels.pending {
+                Some(p) => Some(
+                    self.accepts(scenario, p, Invariant::RepeatIsHarmless)
+                        .await?,
+                ),
+                None => None,
+            };
+            if pending_works != pending_works_again {
+                return Err(fail(
+                    scenario,
+                    Invariant::RepeatIsHarmless,
+                    format!(
+                        "running {step} again changed whether the target accepts AWSPENDING ({pending_works:?} -> {pending_works_again:?})"
+                    ),
+                ));
+            }
+            let window = self.suite.strategy == Strategy::SingleUser
+                && matches!(step, Step::SetSecret | Step::TestSecret);
+            self.check_state(scenario, window).await?;
+        }
+        self.service
+            .store()
+            .complete_rotation(&self.secret_id, &token)
+            .map_err(|e| fail(scenario, Invariant::RotationCompletes, e.to_string()))?;
+        self.report.rotations += 1;
+        self.check_rotated(scenario, &old, &token).await?;
+        self.scenario_done();
+        Ok(())
+    }
+
+    async fn faults(&mut self, calls: &[(Step, Vec<String>)]) -> Outcome {
+        for (step, log) in calls {
+            let mut seen: BTreeMap<&str, usize> = BTreeMap::new();
+            for call in log {
+                let nth = seen.entry(call.as_str()).or_default();
+                for when in [When::Before, When::After] {
+                    let scenario =
+                        format!("fault: {call} #{nth} in {step} fails {when}, then retry");
+                    self.fault_scenario(&scenario, *step, call, *nth, when)
+                        .await?;
+                    self.report.fault_points += 1;
+                }
+                *nth += 1;
+            }
+        }
+        Ok(())
+    }
+
+    async fn fault_scenario(
+        &mut self,
+        scenario: &str,
+        step: Step,
+        call: &str,
+        nth: usize,
+        when: When,
+    ) -> Outcome {
+        let (token, old) = self.begin(scenario).await?;
+        for earlier in Step::ALL.into_iter().take_while(|s| *s != step) {
+            self.must_succeed(scenario, &token, earlier).await?;
+        }
+        self.plan.arm(Fault {
+            call: call.to_string(),
+            nth,
+            when,
+        });
+        let _ = self.invoke(&token, step).await;
+        self.plan.clear();
+        // Mid-rotation: labels must be sane; single user may be in its window.
+        let window = self.suite.strategy == Strategy::SingleUser && step != Step::CreateSecret;
+        self.check_state(scenario, window).await?;
+        self.complete(scenario, &token, &old).await?;
+        self.scenario_done();
+        Ok(())
+    }
+
+    async fn concurrent(&mut self) -> Outcome {
+        let scenario = "a second RotateSecret during a rotation";
+        let (token, old) = self.begin(scenario).await?;
+        match self.service.begin(&self.secret_id) {
+            Ok(other) => {
+                return Err(fail(
+                    scenario,
+                    Invariant::ConcurrentRotationRefused,
+                    format!("a second rotation started with token {other}"),
+                ));
+            }
+            Err(e) if e.message.contains("A previous rotation isn't complete") => {}
+            Err(e) => {
+                return Err(fail(
+                    scenario,
+                    Invariant::ConcurrentRotationRefused,
+                    format!("refused with an unexpected error: {e}"),
+                ));
+            }
+        }
+        self.complete(scenario, &token, &old).await?;
+        self.scenario_done();
+
+        let scenario = "each step invoked twice at once";
+        let (token, old) = self.begin(scenario).await?;
+        for step in Step::ALL {
+            let (a, b) = tokio::join!(self.invoke(&token, step), self.invoke(&token, step));
+            if a.is_err() && b.is_err() {
+                // Both may lose a race (e.g. two createSecret puts); the retry below
+                // must still complete the rotation.
+                break;
+            }
+            self.labels(scenario).await?;
+        }
+        self.complete(scenario, &token, &old).await?;
+        self.scenario_done();
+        Ok(())
+    }
+}

@@ -1,0 +1,63 @@
+//! Prove a [`Rotator`](rotwise_core::Rotator) correct the way Secrets Manager will use it.
+//!
+//! # From zero to a passing conformance test
+//!
+//! 1. Implement [`Rotator`](rotwise_core::Rotator) for your system (see the trait's docs).
+//! 2. Implement [`Target`] — "does this secret value work on the target?" — with a fresh
+//!    login or request, never with state cached by the rotator.
+//! 3. Add one test that gives both to [`Conformance`], with a secret value that works
+//!    on the target now, and the [`Strategy`] your rotator implements:
+//!
+//! ```
+//! use std::sync::Arc;
+//! use rotwise_testkit::{Conformance, Strategy};
+//! use rotwise_testkit::toy::{ToyRotator, ToyTarget};
+//!
+//! # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+//! // The system being rotated: here an in-process toy with one user.
+//! let target = ToyTarget::with_user("app", "initial-password");
+//! let rotator = Arc::new(ToyRotator::new(target.clone()));
+//!
+//! let report = Conformance::new(
+//!     rotator,
+//!     Arc::new(target),
+//!     r#"{"username": "app", "password": "initial-password"}"#,
+//!     Strategy::SingleUser,
+//! )
+//! .run()
+//! .await
+//! .expect("the rotator conforms");
+//! println!("{report}"); // "61 scenarios passed (...)"
+//! assert!(report.fault_points > 0);
+//! # });
+//! ```
+//!
+//! 4. Run it: `cargo test`. A broken rotator fails with a [`ConformanceFailure`] whose
+//!    message names the scenario and the broken [`Invariant`], for example
+//!    ``conformance scenario `every step run twice` broke the invariant "a step run twice
+//!    equals the step run once (idempotent)": setSecret failed when run again: ...``.
+//!
+//! Against a real system (a database), the target and the rotator talk to that system;
+//! the suite rotates the same secret dozens of times, so use a throwaway user.
+//!
+//! # What else is here
+//! - [`LocalService`]: what the service does on `RotateSecret` (begin, the four steps in
+//!   order through a [`StepHandler`], stop at the first failure, retry).
+//! - [`faults`]: store and rotator wrappers that fail any call before or after it takes
+//!   effect, and count calls.
+//! - [`contract`]: the store contract suite, run against every [`SecretStore`](rotwise_core::SecretStore).
+//! - [`endpoint`]: a local Secrets Manager endpoint (the service's JSON protocol over
+//!   HTTP) serving a [`MemoryStore`](rotwise_core::store::MemoryStore), for binaries that
+//!   only speak HTTP, such as the Lambdas.
+
+pub mod conformance;
+pub mod contract;
+pub mod endpoint;
+pub mod faults;
+pub mod service;
+pub mod toy;
+
+pub use conformance::{
+    Conformance, ConformanceFailure, ConformanceReport, Invariant, Strategy, Target,
+};
+pub use service::{LocalService, RotationFailed, RotationRun, StepHandler};
