@@ -248,15 +248,15 @@ impl Driver {
             Err(e) => return Err(store_err(e)),
         };
         versions.prime_current(current);
-        let value = self
-            .rotator
-            .next_value(versions)
-            .await
-            .map_err(|source| RotationError::Rotator {
-                step,
-                secret_id: event.secret_id.clone(),
-                source,
-            })?;
+        let value =
+            self.rotator
+                .next_value(versions)
+                .await
+                .map_err(|source| RotationError::Rotator {
+                    step,
+                    secret_id: event.secret_id.clone(),
+                    source,
+                })?;
         self.store
             .put_secret_value(PutSecretValue {
                 secret_id: description.arn.clone(),

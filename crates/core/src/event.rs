@@ -199,19 +199,39 @@ mod tests {
             (json!(null), "JSON null, not an object"),
             (json!([1]), "JSON array, not an object"),
             (json!("createSecret"), "JSON string, not an object"),
-            (json!({"SecretId": "s", "ClientRequestToken": "t"}), "missing field `Step`"),
-            (json!({"Step": "createSecret", "ClientRequestToken": "t"}), "missing field `SecretId`"),
-            (json!({"Step": "createSecret", "SecretId": "s"}), "missing field `ClientRequestToken`"),
-            (json!({"Step": 1, "SecretId": "s", "ClientRequestToken": "t"}), "invalid type: integer `1`, expected a string"),
-            (json!({"Step": "createSecret", "SecretId": "", "ClientRequestToken": "t"}), "field `SecretId` is empty"),
-            (json!({"Step": "createSecret", "SecretId": "s", "ClientRequestToken": " "}), "field `ClientRequestToken` is empty"),
+            (
+                json!({"SecretId": "s", "ClientRequestToken": "t"}),
+                "missing field `Step`",
+            ),
+            (
+                json!({"Step": "createSecret", "ClientRequestToken": "t"}),
+                "missing field `SecretId`",
+            ),
+            (
+                json!({"Step": "createSecret", "SecretId": "s"}),
+                "missing field `ClientRequestToken`",
+            ),
+            (
+                json!({"Step": 1, "SecretId": "s", "ClientRequestToken": "t"}),
+                "invalid type: integer `1`, expected a string",
+            ),
+            (
+                json!({"Step": "createSecret", "SecretId": "", "ClientRequestToken": "t"}),
+                "field `SecretId` is empty",
+            ),
+            (
+                json!({"Step": "createSecret", "SecretId": "s", "ClientRequestToken": " "}),
+                "field `ClientRequestToken` is empty",
+            ),
         ];
         for (value, expected) in cases {
             let err = RotationEvent::from_json(&value).unwrap_err().to_string();
             assert!(err.contains(expected), "{value}: {err}");
             assert!(err.contains("expected a JSON object"), "{err}");
         }
-        let err = RotationEvent::from_json_str("{not json").unwrap_err().to_string();
+        let err = RotationEvent::from_json_str("{not json")
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("not JSON"), "{err}");
     }
 

@@ -521,7 +521,13 @@ impl SecretStore for MemoryStore {
         if let Some(stage) = stage
             && !version.stages.iter().any(|s| s == stage)
         {
-            return Err(missing());
+            // The version exists but does not hold the stage: the service checks that
+            // the two agree and refuses with InvalidRequest, not ResourceNotFound.
+            return Err(StoreError::new(
+                StoreErrorKind::InvalidRequest,
+                OP,
+                "You provided a VersionStage that is not associated to the provided VersionId.",
+            ));
         }
         let payload = version.payload.clone().ok_or_else(missing)?;
         Ok(SecretVersion {

@@ -314,8 +314,10 @@ pub trait SecretStore: Send + Sync {
     ) -> Result<(), StoreError>;
 
     /// `GetRandomPassword`, for deployments that want the service to make passwords.
-    async fn get_random_password(&self, policy: &PasswordPolicy)
-    -> Result<SecretString, StoreError>;
+    async fn get_random_password(
+        &self,
+        policy: &PasswordPolicy,
+    ) -> Result<SecretString, StoreError>;
 
     /// `CreateSecret` (the CLI's `put` on a new name).
     async fn create_secret(&self, input: CreateSecret) -> Result<PutOutput, StoreError>;
