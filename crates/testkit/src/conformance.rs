@@ -481,13 +481,12 @@ impl Run<'_> {
                         format!("the store changed (step result: {result:?})"),
                     ));
                 }
-                if token == labels.current && result.is_err() {
+                if let (true, Err(e)) = (token == labels.current, &result) {
                     return Err(fail(
                         &scenario,
                         Invariant::StaleTokenChangesNothing,
                         format!(
-                            "a step for a token that is already AWSCURRENT must succeed as a no-op; got: {}",
-                            result.unwrap_err()
+                            "a step for a token that is already AWSCURRENT must succeed as a no-op; got: {e}"
                         ),
                     ));
                 }

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use proptest::prelude::*;
 use rotwise_core::store::{AWSCURRENT, AWSPENDING, AWSPREVIOUS, MemoryStore, SecretStore};
-use rotwise_core::{Driver, Rotator, SecretStore as _, Step};
+use rotwise_core::{Driver, Rotator, Step};
 use rotwise_testkit::faults::{Fault, FaultPlan, FaultyRotator, FaultyStore, When};
 use rotwise_testkit::toy::{ToyRotator, ToyTarget};
 use rotwise_testkit::{LocalService, StepHandler, Target};
