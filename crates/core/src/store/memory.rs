@@ -697,3 +697,7 @@ impl SecretStore for MemoryStore {
             .collect())
     }
 }
+
+// Save/load as JSON (the CLI's development file store); a child module so it sees the private state.
+#[path = "persist.rs"]
+mod persist;

@@ -1,0 +1,545 @@
+//! Drive the real `rotwise` binary: every test has its own store file.
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use serde_json::Value;
+
+struct Store {
+    dir: PathBuf,
+    file: PathBuf,
+}
+
+impl Store {
+    fn new() -> Store {
+        let dir = std::env::temp_dir().join(format!(
+            "rotwise-cli-test-{}",
+            uuid::Uuid::new_v4().simple()
+        ));
+        let file = dir.join("store").join("secrets.json");
+        Store { dir, file }
+    }
+
+    fn bytes(&self) -> Vec<u8> {
+        std::fs::read(&self.file).unwrap()
+    }
+
+    fn json_file(&self, name: &str, text: &str) -> PathBuf {
+        std::fs::create_dir_all(&self.dir).unwrap();
+        let p = self.dir.join(name);
+        std::fs::write(&p, text).unwrap();
+        p
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        run_with(
+            &[&["--store", self.file.to_str().unwrap()], args].concat(),
+            &[],
+        )
+    }
+}
+
+impl Drop for Store {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn run_with(args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_rotwise"));
+    cmd.args(args)
+        .env_remove("ROTWISE_STORE")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .stdin(Stdio::null());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.output().unwrap()
+}
+
+fn code(o: &Output) -> i32 {
+    o.status.code().unwrap_or(-1)
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn ok(o: &Output) -> &Output {
+    assert_eq!(code(o), 0, "stdout:\n{}\nstderr:\n{}", stdout(o), stderr(o));
+    o
+}
+
+fn json_out(o: &Output) -> Value {
+    serde_json::from_slice(&o.stdout)
+        .unwrap_or_else(|e| panic!("not JSON ({e}): {}\nstderr: {}", stdout(o), stderr(o)))
+}
+
+const PG_LIKE: &str =
+    r#"{"engine":"postgres","host":"127.0.0.1","username":"app","password":"canary-pw-1"}"#;
+
+#[test]
+fn put_status_round_trip_and_json_shape() {
+    let s = Store::new();
+    let f = s.json_file("a.json", r#"{"password":"canary-pw-1","x":1}"#);
+    let out = s.run(&[
+        "put",
+        "app/key",
+        "--from-json",
+        f.to_str().unwrap(),
+        "--json",
+    ]);
+    let put = json_out(ok(&out));
+    assert_eq!(put["created"], true);
+    assert_eq!(put["secret"], "app/key");
+    assert!(stderr(&out).contains("plaintext"), "the dev-store warning");
+    let first = put["version_id"].as_str().unwrap().to_string();
+    assert_eq!(
+        std::fs::metadata(&s.file).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    assert_eq!(
+        std::fs::metadata(s.file.parent().unwrap())
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o777,
+        0o700
+    );
+
+    let put2 = json_out(ok(&s.run(&[
+        "put",
+        "app/key",
+        "--from-json",
+        f.to_str().unwrap(),
+        "--json",
+    ])));
+    assert_eq!(put2["created"], false);
+
+    let out = s.run(&["status", "app/key", "--json"]);
+    let st = json_out(ok(&out));
+    assert!(
+        !stdout(&out).contains("canary-pw-1"),
+        "status never prints values"
+    );
+    assert_eq!(st["name"], "app/key");
+    assert!(
+        st["arn"]
+            .as_str()
+            .unwrap()
+            .starts_with("arn:aws:secretsmanager:")
+    );
+    for key in [
+        "enabled",
+        "lambda_arn",
+        "automatically_after_days",
+        "schedule_expression",
+        "last_rotated",
+    ] {
+        assert!(st["rotation"].get(key).is_some(), "rotation.{key}");
+    }
+    let versions = st["versions"].as_array().unwrap();
+    assert_eq!(versions.len(), 2);
+    let v1 = versions
+        .iter()
+        .find(|v| v["version_id"] == first.as_str())
+        .unwrap();
+    assert_eq!(v1["stages"], serde_json::json!(["AWSPREVIOUS"]));
+    assert_eq!(v1["deprecated"], false);
+    assert!(v1["created"].is_string());
+
+    // Human output names the labels too.
+    let text = stdout(ok(&s.run(&["status", "app/key"])));
+    assert!(
+        text.contains("AWSCURRENT") && text.contains("AWSPREVIOUS"),
+        "{text}"
+    );
+
+    // stdin works for put.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_rotwise"))
+        .args([
+            "--store",
+            s.file.to_str().unwrap(),
+            "put",
+            "from/stdin",
+            "--from-json",
+            "-",
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"{\"a\":\"b\"}")
+        .unwrap();
+    assert!(child.wait_with_output().unwrap().status.success());
+}
+
+#[test]
+fn bad_input_exits_2_and_leaves_the_store_unchanged() {
+    let s = Store::new();
+    let good = s.json_file("good.json", PG_LIKE);
+    ok(&s.run(&["put", "db", "--from-json", good.to_str().unwrap()]));
+    let unknown_engine = s.json_file(
+        "oracle.json",
+        r#"{"engine":"oracle","host":"h","username":"u","password":"canary-pw-2"}"#,
+    );
+    ok(&s.run(&[
+        "put",
+        "ora",
+        "--from-json",
+        unknown_engine.to_str().unwrap(),
+    ]));
+    let malformed = s.json_file("bad.json", r#"{"password": "canary-pw-3", "#);
+    let array = s.json_file("array.json", r#"["canary-pw-4"]"#);
+    let before = s.bytes();
+
+    let cases: Vec<(Vec<&str>, &str)> = vec![
+        (vec!["status", "nope"], "unknown secret"),
+        (vec!["rotate", "nope"], "unknown secret"),
+        (vec!["doctor", "nope"], "unknown secret"),
+        (
+            vec!["put", "db", "--from-json", malformed.to_str().unwrap()],
+            "malformed JSON",
+        ),
+        (
+            vec!["put", "new", "--from-json", malformed.to_str().unwrap()],
+            "malformed JSON",
+        ),
+        (
+            vec!["put", "db", "--from-json", array.to_str().unwrap()],
+            "must be a JSON object",
+        ),
+        (
+            vec!["put", "db", "--from-json", "/nonexistent/x.json"],
+            "cannot read",
+        ),
+        (vec!["rotate", "ora"], "unknown engine"),
+        (vec!["rotate", "db", "--engine", "oracle"], "unknown engine"),
+        (vec!["rotate", "db", "--example", "nope"], "unknown example"),
+        (vec!["status"], "Usage"),
+    ];
+    for (args, expect) in cases {
+        let out = s.run(&args);
+        assert_eq!(code(&out), 2, "{args:?}: {}", stderr(&out));
+        let err = stderr(&out);
+        assert!(
+            err.contains(expect),
+            "{args:?}: expected {expect:?} in {err}"
+        );
+        for canary in ["canary-pw-1", "canary-pw-2", "canary-pw-3", "canary-pw-4"] {
+            assert!(
+                !err.contains(canary) && !stdout(&out).contains(canary),
+                "{args:?} leaked a value"
+            );
+        }
+        assert_eq!(s.bytes(), before, "{args:?} changed the store");
+    }
+}
+
+#[test]
+fn doctor_finds_and_fixes_a_stuck_pending_on_the_file_store() {
+    let s = Store::new();
+    let f = s.json_file("pg.json", PG_LIKE);
+    ok(&s.run(&["put", "db", "--from-json", f.to_str().unwrap()]));
+    let clean = s.run(&["doctor", "db", "--json"]);
+    let report = json_out(ok(&clean));
+    assert_eq!(report["ok"], true, "{report}");
+
+    let token = stdout(ok(&s.run(&["debug", "begin-rotation", "db"])))
+        .trim()
+        .to_string();
+
+    let out = s.run(&["rotate", "db", "--example", "random-string"]);
+    assert_eq!(code(&out), 1, "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("A previous rotation isn't complete"),
+        "{}",
+        stderr(&out)
+    );
+
+    let out = s.run(&["doctor", "db"]);
+    assert_eq!(code(&out), 1);
+    let text = stdout(&out);
+    assert!(
+        text.contains("stale_pending") && text.contains(&token),
+        "{text}"
+    );
+    assert!(text.contains("--fix"), "says how to fix: {text}");
+
+    // No terminal and no --yes: refuse, change nothing.
+    let before = s.bytes();
+    let out = s.run(&["doctor", "db", "--fix"]);
+    assert_eq!(code(&out), 1);
+    assert!(stderr(&out).contains("not a terminal"), "{}", stderr(&out));
+    assert_eq!(s.bytes(), before);
+
+    let out = s.run(&["doctor", "db", "--fix", "--yes", "--json"]);
+    let report = json_out(ok(&out));
+    assert_eq!(report["findings"][0]["code"], "stale_pending");
+    assert_eq!(report["findings"][0]["fixed"], true);
+
+    ok(&s.run(&["doctor", "db"]));
+    let out = s.run(&["rotate", "db", "--example", "random-string", "--json"]);
+    let r = json_out(ok(&out));
+    assert_eq!(r["ok"], true);
+    assert_eq!(r["steps"].as_array().unwrap().len(), 4);
+    assert!(!stdout(&out).contains("canary-pw-1"));
+    let st = json_out(ok(&s.run(&["status", "db", "--json"])));
+    let stuck = st["versions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|v| v["version_id"] == token.as_str())
+        .unwrap();
+    assert_eq!(
+        stuck["deprecated"], true,
+        "the stale version is deprecated: {st}"
+    );
+}
+
+#[test]
+fn doctor_reports_disabled_rotation_missing_keys_and_long_clone_names() {
+    let s = Store::new();
+    let long_user = "u".repeat(60);
+    let f = s.json_file(
+        "alt.json",
+        &format!(r#"{{"engine":"postgres","username":"{long_user}","password":"p","masterarn":"no/such/master"}}"#),
+    );
+    ok(&s.run(&["put", "alt", "--from-json", f.to_str().unwrap()]));
+    ok(&s.run(&["debug", "set-rotation", "alt"]));
+    let out = s.run(&["doctor", "alt", "--json"]);
+    assert_eq!(code(&out), 1);
+    let r = json_out(&out);
+    let codes: Vec<&str> = r["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["code"].as_str().unwrap())
+        .collect();
+    for c in [
+        "rotation_disabled",
+        "missing_keys",
+        "clone_name_too_long",
+        "master_missing",
+    ] {
+        assert!(codes.contains(&c), "{c} in {codes:?}");
+    }
+    assert!(
+        r["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|f| f["fix"].as_str().is_some_and(|s| !s.is_empty()))
+    );
+}
+
+#[test]
+fn doctor_finds_and_fixes_a_stuck_pending_on_moto() {
+    let Some(endpoint) = rotwise_test_services::require_sm_endpoint() else {
+        return;
+    };
+    let s = Store::new();
+    let name = format!("cli-test/{}", uuid::Uuid::new_v4().simple());
+    let f = s.json_file("pg.json", PG_LIKE);
+    let sm = |args: &[&str]| run_with(&[&["--endpoint", endpoint.as_str()], args].concat(), &[]);
+    ok(&sm(&["put", &name, "--from-json", f.to_str().unwrap()]));
+    let pending = stdout(ok(&sm(&[
+        "debug",
+        "put-pending",
+        &name,
+        "--from-json",
+        f.to_str().unwrap(),
+    ])))
+    .trim()
+    .to_string();
+
+    let out = sm(&["doctor", &name, "--json"]);
+    assert_eq!(code(&out), 1, "{}", stderr(&out));
+    let r = json_out(&out);
+    assert_eq!(r["findings"][0]["code"], "stale_pending", "{r}");
+    assert!(
+        r["findings"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains(&pending)
+    );
+
+    let out = sm(&["doctor", &name, "--fix"]);
+    assert_eq!(code(&out), 1);
+    assert!(stderr(&out).contains("not a terminal"));
+
+    ok(&sm(&["doctor", &name, "--fix", "--yes"]));
+    ok(&sm(&["doctor", &name]));
+    let st = json_out(ok(&sm(&["status", &name, "--json"])));
+    assert!(!st.to_string().contains("AWSPENDING"), "{st}");
+
+    // Unknown secret on the service: exit 2 too.
+    assert_eq!(code(&sm(&["status", "cli-test/does-not-exist"])), 2);
+    // rotate on the service is the service's job.
+    let out = sm(&["rotate", &name]);
+    assert_eq!(code(&out), 2);
+    assert!(stderr(&out).contains("aws secretsmanager rotate-secret"));
+    assert!(
+        !s.file.exists(),
+        "the file store is never touched with --endpoint"
+    );
+}
+
+fn stored_current(store: &Path, name: &str) -> Value {
+    let doc: Value = serde_json::from_slice(&std::fs::read(store).unwrap()).unwrap();
+    let secret = doc["secrets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == name)
+        .unwrap();
+    let v = secret["versions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|v| {
+            v["stages"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|s| s == "AWSCURRENT")
+        })
+        .unwrap();
+    serde_json::from_str(v["secret_string"].as_str().unwrap()).unwrap()
+}
+
+#[tokio::test]
+async fn init_demo_then_rotate_changes_the_real_password() {
+    let Some(pg) = rotwise_test_services::require_pg() else {
+        return;
+    };
+    let s = Store::new();
+    let name = format!("demo/{}", uuid::Uuid::new_v4().simple());
+    let ca = pg.ca.to_str().unwrap().to_string();
+    let url = pg.url.clone();
+    let env = [
+        ("ROTATION_TEST_PG_URL", url.as_str()),
+        ("ROTATION_CA_FILE", ca.as_str()),
+    ];
+    let store_arg = s.file.to_str().unwrap().to_string();
+    let out = run_with(
+        &[
+            "--store",
+            &store_arg,
+            "init-demo",
+            "--name",
+            &name,
+            "--json",
+        ],
+        &env,
+    );
+    let demo = json_out(ok(&out));
+    let role = demo["role"].as_str().unwrap().to_string();
+    let old = stored_current(&s.file, &name);
+    let old_pw = old["password"].as_str().unwrap().to_string();
+    assert!(!stdout(&out).contains(&old_pw) && !stderr(&out).contains(&old_pw));
+    assert_eq!(old["engine"], "postgres");
+
+    let role_for_cleanup = role.clone();
+    let pg2 = pg.clone();
+    rotwise_test_services::run_then_cleanup(
+        async move {
+            let env = [
+                ("ROTATION_TEST_PG_URL", url.as_str()),
+                ("ROTATION_CA_FILE", ca.as_str()),
+            ];
+            pg.connect_as(&role, &old_pw)
+                .await
+                .expect("the demo role logs in before rotation");
+            let out = run_with(&["--store", &store_arg, "rotate", &name], &env);
+            ok(&out);
+            let text = stdout(&out);
+            for step in [
+                "createSecret",
+                "setSecret",
+                "testSecret",
+                "finishSecret",
+                "labels after",
+            ] {
+                assert!(text.contains(step), "{step} in {text}");
+            }
+            assert!(text.contains("new password login: accepted"), "{text}");
+            assert!(text.contains("old password login: refused"), "{text}");
+            assert!(!stderr(&out).contains("WARNING"), "{}", stderr(&out));
+
+            let new = stored_current(std::path::Path::new(&store_arg), &name);
+            let new_pw = new["password"].as_str().unwrap().to_string();
+            assert_ne!(new_pw, old_pw);
+            assert!(
+                !text.contains(&new_pw)
+                    && !stderr(&out).contains(&new_pw)
+                    && !text.contains(&old_pw)
+            );
+            pg.connect_as(&role, &new_pw)
+                .await
+                .expect("the new password logs in");
+            assert!(
+                pg.connect_as(&role, &old_pw).await.is_err(),
+                "the old password must not log in"
+            );
+            let mode = std::fs::metadata(&store_arg).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode, 0o600);
+
+            // --json: a stable object with the proof.
+            let out = run_with(&["--store", &store_arg, "rotate", &name, "--json"], &env);
+            let r = json_out(ok(&out));
+            assert_eq!(r["ok"], true);
+            assert_eq!(r["engine"], "postgres");
+            assert_eq!(r["proof"]["new_login"]["result"], "accepted");
+            assert_eq!(r["proof"]["old_login"]["result"], "refused");
+            assert!(r["labels_before"].is_object() && r["labels_after"].is_object());
+        },
+        async move {
+            let admin = pg2.admin().await;
+            let _ = admin
+                .batch_execute(&format!("DROP ROLE IF EXISTS \"{role_for_cleanup}\""))
+                .await;
+        },
+    )
+    .await;
+}
+
+#[test]
+fn concurrent_processes_do_not_lose_writes() {
+    let s = Store::new();
+    let f = s.json_file("a.json", r#"{"password":"p"}"#);
+    ok(&s.run(&["put", "busy", "--from-json", f.to_str().unwrap()]));
+    let children: Vec<_> = (0..8)
+        .map(|_| {
+            Command::new(env!("CARGO_BIN_EXE_rotwise"))
+                .args([
+                    "--store",
+                    s.file.to_str().unwrap(),
+                    "put",
+                    "busy",
+                    "--from-json",
+                ])
+                .arg(&f)
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for mut c in children {
+        assert!(c.wait().unwrap().success());
+    }
+    let st = json_out(ok(&s.run(&["status", "busy", "--json"])));
+    assert_eq!(st["versions"].as_array().unwrap().len(), 9, "{st}");
+}

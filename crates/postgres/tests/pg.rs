@@ -1,0 +1,983 @@
+//! Integration tests against the private PostgreSQL 15 of `scripts/services up`
+//! (scram-sha-256, ssl=on, log_statement=all). Every test creates its own roles and
+//! drops them at the end.
+
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use rotwise_core::password::PasswordPolicy;
+use rotwise_core::store::{AWSCURRENT, AWSPENDING, MemoryStore, SecretStore};
+use rotwise_core::{BoxError, Driver, ExposeSecret, PasswordSource, SecretPayload};
+use rotwise_postgres::sql::{quote_ident, quote_literal, scram_verifier};
+use rotwise_postgres::{PgOptions, PgRotator, PgSecret, PgStrategy, TlsMode};
+use rotwise_test_services::{PgService, require_pg, run_then_cleanup, unique_name};
+use rotwise_testkit::{Conformance, LocalService, Strategy, Target};
+use secrecy::SecretString;
+use serde_json::{Value, json};
+use tokio_postgres::Client;
+
+// ---------------------------------------------------------------------------------------
+// Fixtures
+
+fn port(pg: &PgService) -> u16 {
+    pg.admin_config()
+        .get_ports()
+        .first()
+        .copied()
+        .unwrap_or(5432)
+}
+
+fn secret_value(pg: &PgService, user: &str, password: &str, masterarn: Option<&str>) -> String {
+    let mut v = json!({
+        "engine": "postgres",
+        "host": "127.0.0.1",
+        "port": port(pg),
+        "username": user,
+        "password": password,
+        "dbname": "postgres",
+        "ssl": true,
+        "note": {"kept": [1, "two", null]},
+    });
+    if let Some(arn) = masterarn {
+        v["masterarn"] = Value::String(arn.to_owned());
+    }
+    v.to_string()
+}
+
+fn options(pg: &PgService, strategy: PgStrategy) -> PgOptions {
+    PgOptions {
+        tls: Some(TlsMode::VerifyFull),
+        ca_file: Some(pg.ca.clone()),
+        connect_timeout: Duration::from_secs(5),
+        strategy: Some(strategy),
+    }
+}
+
+fn hexpw() -> String {
+    format!("Init-{}", &unique_name("p")[2..])
+}
+
+async fn create_role(admin: &Client, name: &str, password: &str, attrs: &str) {
+    admin
+        .batch_execute(&format!(
+            "CREATE ROLE {} LOGIN {attrs} PASSWORD {}",
+            quote_ident(name),
+            quote_literal(&scram_verifier(&SecretString::from(password)))
+        ))
+        .await
+        .unwrap_or_else(|e| panic!("create role {name:?}: {e:?}"));
+}
+
+/// Drop roles (and what they own) if they exist; errors are ignored (cleanup).
+async fn drop_roles(pg: &PgService, names: &[String]) {
+    let admin = pg.admin().await;
+    for name in names {
+        let exists = admin
+            .query_opt("SELECT 1 FROM pg_roles WHERE rolname = $1", &[name])
+            .await
+            .map(|r| r.is_some())
+            .unwrap_or(false);
+        if exists {
+            let q = quote_ident(name);
+            let _ = admin
+                .batch_execute(&format!("DROP OWNED BY {q}; DROP ROLE {q}"))
+                .await;
+        }
+    }
+}
+
+/// A master like RDS's: LOGIN CREATEROLE, not a superuser.
+async fn create_master(admin: &Client, name: &str, password: &str) {
+    create_role(admin, name, password, "CREATEROLE").await;
+    let row = admin
+        .query_one("SELECT rolsuper FROM pg_roles WHERE rolname = $1", &[&name])
+        .await
+        .unwrap();
+    assert!(!row.get::<_, bool>(0), "the master must not be a superuser");
+}
+
+struct LoginTarget(Arc<PgRotator>);
+
+#[async_trait]
+impl Target for LoginTarget {
+    async fn accepts(&self, value: &SecretPayload) -> Result<bool, BoxError> {
+        Ok(self.0.login_works(value).await?)
+    }
+}
+
+async fn value_of(
+    store: &MemoryStore,
+    arn: &str,
+    version: Option<&str>,
+    stage: Option<&str>,
+) -> SecretPayload {
+    store
+        .get_secret_value(arn, version, stage)
+        .await
+        .unwrap()
+        .payload
+}
+
+fn password_of(value: &SecretPayload) -> String {
+    PgSecret::parse(value)
+        .unwrap()
+        .password
+        .expose_secret()
+        .to_owned()
+}
+
+/// Everything the server logged since `cursor`, up to a marker statement run now (lines
+/// written before the marker by sessions that already ended are in).
+async fn log_until_now(admin: &Client, cursor: &rotwise_test_services::LogCursor) -> String {
+    let marker = unique_name("fence");
+    admin
+        .batch_execute(&format!("SELECT '{marker}'"))
+        .await
+        .unwrap();
+    cursor.wait_for(&marker, Duration::from_secs(5)).await
+}
+
+fn failed_logins(log: &str, user: &str) -> usize {
+    log.matches(&format!(
+        "password authentication failed for user \"{user}\""
+    ))
+    .count()
+}
+
+/// Captures tracing output (for "no password in logs" with a positive control).
+#[derive(Clone, Default)]
+struct Capture(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Capture {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// The process-wide capture: every test in this binary logs into it at TRACE (with
+/// `tokio_postgres` capped at INFO, as the Lambdas do). A global subscriber, because a
+/// thread-scoped one misses events whose callsite interest another test thread cached.
+fn capture() -> &'static Capture {
+    static CAPTURE: std::sync::OnceLock<Capture> = std::sync::OnceLock::new();
+    CAPTURE.get_or_init(|| {
+        let capture = Capture::default();
+        tracing::subscriber::set_global_default(capture.subscriber())
+            .expect("no other global subscriber in this test binary");
+        capture
+    })
+}
+
+impl Capture {
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
+    }
+    fn subscriber(&self) -> impl tracing::Subscriber + Send + Sync + use<> {
+        let me = self.clone();
+        tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::new(
+                "trace,tokio_postgres=info",
+            ))
+            .with_writer(move || me.clone())
+            .with_ansi(false)
+            .finish()
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Single user
+
+#[tokio::test]
+async fn single_user_rotates_three_times_with_no_leak_and_no_failed_login() {
+    let Some(pg) = require_pg() else { return };
+    let user = unique_name("rw_pg_single");
+    let roles = vec![user.clone()];
+    let body = {
+        let pg = pg.clone();
+        let user = user.clone();
+        async move {
+            let capture = capture();
+            let admin = pg.admin().await;
+            let initial = hexpw();
+            create_role(&admin, &user, &initial, "").await;
+            let store = Arc::new(MemoryStore::new());
+            let arn = store
+                .insert_secret("pg/single", &secret_value(&pg, &user, &initial, None))
+                .unwrap();
+            let rotator = Arc::new(PgRotator::new(options(&pg, PgStrategy::Single)));
+            let driver = Driver::new(store.clone(), rotator.clone());
+            let service = LocalService::new(store.clone());
+            let log = pg.log_cursor();
+            let mut passwords = vec![initial.clone()];
+            let mut values = vec![value_of(&store, &arn, None, Some(AWSCURRENT)).await];
+            let mut rotation_log = String::new();
+            for round in 1..=3 {
+                let started = Instant::now();
+                let window = pg.log_cursor();
+                let run = service.rotate(&arn, &driver).await.unwrap_or_else(|e| {
+                    panic!("rotation {round} failed: {e}");
+                });
+                eprintln!(
+                    "single rotation {round}: {:?} {:?}",
+                    started.elapsed(),
+                    run.steps
+                );
+                rotation_log.push_str(&log_until_now(&admin, &window).await);
+                let current = value_of(&store, &arn, None, Some(AWSCURRENT)).await;
+                assert!(
+                    rotator.login_works(&current).await.unwrap(),
+                    "round {round}: AWSCURRENT logs in"
+                );
+                assert!(
+                    !rotator.login_works(values.last().unwrap()).await.unwrap(),
+                    "round {round}: the old password no longer logs in"
+                );
+                if values.len() >= 2 {
+                    assert!(
+                        !rotator
+                            .login_works(&values[values.len() - 2])
+                            .await
+                            .unwrap()
+                    );
+                }
+                passwords.push(password_of(&current));
+                values.push(current);
+            }
+            // Unknown keys kept with their types.
+            let last: Value =
+                serde_json::from_str(values.last().unwrap().as_string().unwrap().expose_secret())
+                    .unwrap();
+            assert_eq!(last["note"], json!({"kept": [1, "two", null]}));
+            assert_eq!(last["port"], json!(port(&pg)));
+
+            let text = log
+                .wait_for("PASSWORD 'SCRAM-SHA-256$", Duration::from_secs(5))
+                .await;
+            // Positive control: the statement log captures the ALTER ROLE line.
+            let alter = format!(
+                "statement: ALTER ROLE {} PASSWORD 'SCRAM-SHA-256$4096:",
+                quote_ident(&user)
+            );
+            assert_eq!(text.matches(&alter).count(), 3, "ALTER lines in the log");
+            for p in &passwords {
+                assert!(
+                    !text.contains(p.as_str()),
+                    "a plaintext password reached the server log"
+                );
+            }
+            // 0 failed logins during the rotations (the test's own "old password
+            // refused" checks between them are outside the windows)...
+            assert_eq!(
+                failed_logins(&rotation_log, &user),
+                0,
+                "failed logins during rotation"
+            );
+            assert_eq!(
+                rotation_log.matches(&alter).count(),
+                3,
+                "the windows hold the rotations"
+            );
+            // ...and the count sees one when there is one (positive control).
+            let mut log = log;
+            log.advance();
+            assert!(pg.connect_as(&user, "wrong-password").await.is_err());
+            let text = log
+                .wait_for("password authentication failed", Duration::from_secs(5))
+                .await;
+            assert_eq!(
+                failed_logins(&text, &user),
+                1,
+                "positive control: one bad login counted"
+            );
+
+            // Tracing at TRACE never saw a password; the capture works (positive control).
+            let traced = capture.text();
+            let role_field = format!("role={user}");
+            assert!(
+                traced
+                    .lines()
+                    .any(|l| l.contains("password changed") && l.contains(&role_field)),
+                "positive control: the capture saw this test's events"
+            );
+            assert!(traced.contains("logged in"));
+            for p in &passwords {
+                assert!(
+                    !traced.contains(p.as_str()),
+                    "a password reached the tracing output"
+                );
+            }
+        }
+    };
+    run_then_cleanup(body, drop_roles(&pg, &roles)).await;
+}
+
+#[tokio::test]
+async fn single_user_conformance() {
+    let Some(pg) = require_pg() else { return };
+    let user = unique_name("rw_pg_conf_single");
+    let roles = vec![user.clone()];
+    let body = {
+        let pg = pg.clone();
+        let user = user.clone();
+        async move {
+            let admin = pg.admin().await;
+            let initial = hexpw();
+            create_role(&admin, &user, &initial, "").await;
+            let rotator = Arc::new(PgRotator::new(options(&pg, PgStrategy::Single)));
+            let started = Instant::now();
+            let report = Conformance::new(
+                rotator.clone(),
+                Arc::new(LoginTarget(rotator)),
+                secret_value(&pg, &user, &initial, None),
+                Strategy::SingleUser,
+            )
+            .run()
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+            eprintln!(
+                "single conformance: {report} in {:?}; calls {:?}",
+                started.elapsed(),
+                report.calls_per_step
+            );
+            assert!(report.fault_points > 0);
+        }
+    };
+    run_then_cleanup(body, drop_roles(&pg, &roles)).await;
+}
+
+#[tokio::test]
+async fn wrong_passwords_name_the_credential_and_leak_nothing() {
+    let Some(pg) = require_pg() else { return };
+    let user = unique_name("rw_pg_wrong");
+    let master = unique_name("rw_pg_wrongm");
+    let roles = vec![user.clone(), format!("{user}_clone"), master.clone()];
+    let body = {
+        let pg = pg.clone();
+        let user = user.clone();
+        let master = master.clone();
+        async move {
+            let admin = pg.admin().await;
+            create_role(&admin, &user, &hexpw(), "").await;
+            let canary = "canary-WRONG-pw-4242";
+            // Single: no credential logs in.
+            let store = Arc::new(MemoryStore::new());
+            let arn = store
+                .insert_secret("pg/wrong", &secret_value(&pg, &user, canary, None))
+                .unwrap();
+            let driver = Driver::new(
+                store.clone(),
+                Arc::new(PgRotator::new(options(&pg, PgStrategy::Single))),
+            );
+            let err = LocalService::new(store.clone())
+                .rotate(&arn, &driver)
+                .await
+                .unwrap_err();
+            let pending = password_of(&value_of(&store, &arn, None, Some(AWSPENDING)).await);
+            let msg = err.message;
+            eprintln!("single: {msg}");
+            assert!(msg.contains("Unable to log into database with previous, current, or pending secret of secret arn"), "{msg}");
+            assert!(
+                msg.contains("current credentials") && msg.contains("pending credentials"),
+                "{msg}"
+            );
+            assert!(msg.contains("password authentication failed"), "{msg}");
+            assert!(!msg.contains(canary) && !msg.contains(&pending), "{msg}");
+
+            // Alternating: the master's password is wrong.
+            let master_canary = "canary-MASTER-pw-77";
+            create_master(&admin, &master, &hexpw()).await;
+            let store = Arc::new(MemoryStore::new());
+            let marn = store
+                .insert_secret(
+                    "pg/wrong-master",
+                    &secret_value(&pg, &master, master_canary, None),
+                )
+                .unwrap();
+            let good = hexpw();
+            admin
+                .batch_execute(&format!(
+                    "ALTER ROLE {} PASSWORD {}",
+                    quote_ident(&user),
+                    quote_literal(&good)
+                ))
+                .await
+                .unwrap();
+            let arn = store
+                .insert_secret(
+                    "pg/wrong-child",
+                    &secret_value(&pg, &user, &good, Some(&marn)),
+                )
+                .unwrap();
+            let driver = Driver::new(
+                store.clone(),
+                Arc::new(PgRotator::new(options(&pg, PgStrategy::Alternating))),
+            );
+            let msg = LocalService::new(store.clone())
+                .rotate(&arn, &driver)
+                .await
+                .unwrap_err()
+                .message;
+            eprintln!("alternating: {msg}");
+            assert!(
+                msg.contains(&format!(
+                    "Unable to log into database using credentials in master secret {marn}"
+                )),
+                "{msg}"
+            );
+            assert!(msg.contains("master credentials"), "{msg}");
+            assert!(
+                !msg.contains(master_canary) && !msg.contains(&good),
+                "{msg}"
+            );
+        }
+    };
+    run_then_cleanup(body, drop_roles(&pg, &roles)).await;
+}
+
+// ---------------------------------------------------------------------------------------
+// Alternating users
+
+struct Pair {
+    store: Arc<MemoryStore>,
+    arn: String,
+    rotator: Arc<PgRotator>,
+}
+
+async fn alternating_pair(pg: &PgService, admin: &Client, base: &str, master: &str) -> Pair {
+    let master_pw = hexpw();
+    create_master(admin, master, &master_pw).await;
+    let initial = hexpw();
+    create_role(admin, base, &initial, "").await;
+    // PostgreSQL 15 gives PUBLIC no CREATE on schema public.
+    admin
+        .batch_execute(&format!(
+            "GRANT CREATE ON SCHEMA public TO {}",
+            quote_ident(base)
+        ))
+        .await
+        .unwrap();
+    let store = Arc::new(MemoryStore::new());
+    let marn = store
+        .insert_secret(
+            &format!("pg/master/{master}"),
+            &secret_value(pg, master, &master_pw, None),
+        )
+        .unwrap();
+    let arn = store
+        .insert_secret(
+            &format!("pg/alt/{master}"),
+            &secret_value(pg, base, &initial, Some(&marn)),
+        )
+        .unwrap();
+    Pair {
+        store,
+        arn,
+        rotator: Arc::new(PgRotator::new(options(pg, PgStrategy::Alternating))),
+    }
+}
+
+async fn login(rotator: &PgRotator, value: &SecretPayload) -> Client {
+    rotator
+        .connect(&PgSecret::parse(value).unwrap())
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn alternating_rotates_three_times_and_objects_stay_shared() {
+    let Some(pg) = require_pg() else { return };
+    let base = unique_name("rw_pg_alt");
+    let master = unique_name("rw_pg_master");
+    let clone = format!("{base}_clone");
+    let roles = vec![clone.clone(), base.clone(), master.clone()];
+    let body = {
+        let pg = pg.clone();
+        async move {
+            let admin = pg.admin().await;
+            let Pair {
+                store,
+                arn,
+                rotator,
+            } = alternating_pair(&pg, &admin, &base, &master).await;
+            let driver = Driver::new(store.clone(), rotator.clone());
+            let service = LocalService::new(store.clone());
+            let log = pg.log_cursor();
+            let mut values = vec![value_of(&store, &arn, None, Some(AWSCURRENT)).await];
+            // A table the base user created before the clone existed.
+            login(&rotator, &values[0])
+                .await
+                .batch_execute(&format!(
+                    "CREATE TABLE {base}_before (v int); INSERT INTO {base}_before VALUES (1)"
+                ))
+                .await
+                .unwrap();
+            let mut rotation_log = String::new();
+            for round in 1..=3 {
+                let started = Instant::now();
+                let window = pg.log_cursor();
+                let run = service
+                    .rotate(&arn, &driver)
+                    .await
+                    .unwrap_or_else(|e| panic!("rotation {round}: {e}"));
+                eprintln!(
+                    "alternating rotation {round}: {:?} {:?}",
+                    started.elapsed(),
+                    run.steps
+                );
+                rotation_log.push_str(&log_until_now(&admin, &window).await);
+                let current = value_of(&store, &arn, None, Some(AWSCURRENT)).await;
+                let cur = PgSecret::parse(&current).unwrap();
+                assert_eq!(&cur.username, if round % 2 == 1 { &clone } else { &base });
+                assert!(
+                    rotator.login_works(&current).await.unwrap(),
+                    "round {round}: current"
+                );
+                assert!(
+                    rotator.login_works(values.last().unwrap()).await.unwrap(),
+                    "round {round}: previous still works"
+                );
+                if values.len() >= 2 {
+                    assert!(
+                        !rotator
+                            .login_works(&values[values.len() - 2])
+                            .await
+                            .unwrap(),
+                        "round {round}: the value two rotations old no longer works"
+                    );
+                }
+                // Objects made by either login are usable by the other.
+                let now = login(&rotator, &current).await;
+                let before = login(&rotator, values.last().unwrap()).await;
+                let t = format!("{base}_r{round}");
+                now.batch_execute(&format!(
+                    "CREATE TABLE {t} (v int); INSERT INTO {t} VALUES (1); \
+                     INSERT INTO {base}_before VALUES ({round})"
+                ))
+                .await
+                .unwrap();
+                before
+                    .batch_execute(&format!(
+                        "INSERT INTO {t} VALUES (2); UPDATE {t} SET v = v + 10; DELETE FROM {t} WHERE v = 11; \
+                         ALTER TABLE {t} ADD COLUMN w int"
+                    ))
+                    .await
+                    .unwrap_or_else(|e| panic!("round {round}: other user cannot use {t}: {e:?}"));
+                let owner: String = admin
+                    .query_one(
+                        "SELECT tableowner::text FROM pg_tables WHERE tablename = $1",
+                        &[&t],
+                    )
+                    .await
+                    .unwrap()
+                    .get(0);
+                assert_eq!(owner, base, "objects belong to the base role");
+                let who: String = now
+                    .query_one("SELECT current_user::text", &[])
+                    .await
+                    .unwrap()
+                    .get(0);
+                assert_eq!(who, base);
+                values.push(current);
+            }
+            let text = log.wait_for("SCRAM-SHA-256$", Duration::from_secs(5)).await;
+            assert!(
+                text.contains(&format!(
+                    "statement: CREATE ROLE {} LOGIN PASSWORD 'SCRAM-SHA-256$4096:",
+                    quote_ident(&clone)
+                )),
+                "positive control: the CREATE ROLE line is logged"
+            );
+            assert!(text.contains(&format!(
+                "ALTER ROLE {} PASSWORD 'SCRAM-SHA-256$4096:",
+                quote_ident(&base)
+            )));
+            for v in &values {
+                assert!(
+                    !text.contains(&password_of(v)),
+                    "plaintext in the server log"
+                );
+            }
+            assert!(
+                rotation_log.contains("connection authorized: user=")
+                    && rotation_log.contains(&master)
+            );
+            for u in [&base, &clone, &master] {
+                assert_eq!(failed_logins(&rotation_log, u), 0, "failed logins for {u}");
+            }
+            // The clone has no more than the base's attributes.
+            let row = admin
+                .query_one(
+                    "SELECT rolsuper OR rolcreaterole OR rolcreatedb OR rolreplication OR rolbypassrls FROM pg_roles WHERE rolname = $1",
+                    &[&clone],
+                )
+                .await
+                .unwrap();
+            assert!(!row.get::<_, bool>(0));
+        }
+    };
+    run_then_cleanup(body, drop_roles(&pg, &roles)).await;
+}
+
+#[tokio::test]
+async fn alternating_conformance() {
+    let Some(pg) = require_pg() else { return };
+    let base = unique_name("rw_pg_conf_alt");
+    let master = unique_name("rw_pg_conf_m");
+    let roles = vec![format!("{base}_clone"), base.clone(), master.clone()];
+    let body = {
+        let pg = pg.clone();
+        async move {
+            let admin = pg.admin().await;
+            let Pair {
+                store,
+                arn,
+                rotator,
+            } = alternating_pair(&pg, &admin, &base, &master).await;
+            let initial = value_of(&store, &arn, None, Some(AWSCURRENT)).await;
+            let started = Instant::now();
+            let report = Conformance::new(
+                rotator.clone(),
+                Arc::new(LoginTarget(rotator)),
+                initial,
+                Strategy::AlternatingUsers,
+            )
+            .with_store(store)
+            .with_secret_name("pg/conformance-alt")
+            .run()
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+            eprintln!(
+                "alternating conformance: {report} in {:?}; calls {:?}",
+                started.elapsed(),
+                report.calls_per_step
+            );
+        }
+    };
+    run_then_cleanup(body, drop_roles(&pg, &roles)).await;
+}
+
+// ---------------------------------------------------------------------------------------
+// Nasty inputs
+
+#[tokio::test]
+async fn nasty_usernames_and_passwords_rotate() {
+    let Some(pg) = require_pg() else { return };
+    let tag = &unique_name("n")[2..];
+    let nasty: Vec<String> = [
+        r#"a"b"#,
+        "O'Neil",
+        "user name",
+        "ünï",
+        "MixedCase",
+        r#""; DROP ROLE x; --"#,
+        r"back\slash",
+    ]
+    .iter()
+    .map(|n| format!("{n}{tag}"))
+    .collect();
+    let at_limit = format!("{}{tag}", "l".repeat(63 - tag.len()));
+    let master = unique_name("rw_pg_nasty_m");
+    let mut roles: Vec<String> = nasty
+        .iter()
+        .flat_map(|n| [format!("{n}_clone"), n.clone()])
+        .collect();
+    roles.push(at_limit.clone());
+    roles.push(master.clone());
+    let body = {
+        let pg = pg.clone();
+        async move {
+            let admin = pg.admin().await;
+            // Every punctuation character, EXCLUDE_CHARACTERS empty.
+            let punct = rotwise_core::password::PUNCTUATION;
+            let all_punct = format!("Aa1 {punct}");
+            let policy = PasswordPolicy {
+                length: 48,
+                exclude_characters: String::new(),
+                include_space: true,
+                ..PasswordPolicy::default()
+            };
+            let log = pg.log_cursor();
+            let mut seen = vec![all_punct.clone()];
+            let master_pw = hexpw();
+            create_master(&admin, &master, &master_pw).await;
+            for strategy in [PgStrategy::Single, PgStrategy::Alternating] {
+                let store = Arc::new(MemoryStore::new());
+                let marn = store
+                    .insert_secret(
+                        "pg/nasty-master",
+                        &secret_value(&pg, &master, &master_pw, None),
+                    )
+                    .unwrap();
+                let users: Vec<&String> = match strategy {
+                    PgStrategy::Single => nasty.iter().chain([&at_limit]).collect(),
+                    PgStrategy::Alternating => nasty.iter().collect(),
+                };
+                for user in users {
+                    if strategy == PgStrategy::Single {
+                        create_role(&admin, user, &all_punct, "").await;
+                    }
+                    let masterarn = (strategy == PgStrategy::Alternating).then_some(marn.as_str());
+                    let current_pw = if strategy == PgStrategy::Single {
+                        all_punct.clone()
+                    } else {
+                        // After the single-user round the base holds its last password.
+                        store_value_for(user, &admin).await
+                    };
+                    let arn = store
+                        .insert_secret(
+                            &format!("pg/nasty/{strategy}/{}", seen.len()),
+                            &secret_value(&pg, user, &current_pw, masterarn),
+                        )
+                        .unwrap();
+                    let rotator = Arc::new(PgRotator::new(options(&pg, strategy)));
+                    let driver = Driver::new(store.clone(), rotator.clone())
+                        .with_passwords(PasswordSource::Local(policy.clone()));
+                    let service = LocalService::new(store.clone());
+                    for round in 0..2 {
+                        service
+                            .rotate(&arn, &driver)
+                            .await
+                            .unwrap_or_else(|e| panic!("{strategy} {user:?} round {round}: {e}"));
+                        let current = value_of(&store, &arn, None, Some(AWSCURRENT)).await;
+                        assert!(rotator.login_works(&current).await.unwrap(), "{user:?}");
+                        seen.push(password_of(&current));
+                    }
+                    let exists = admin
+                        .query_opt("SELECT 1 FROM pg_roles WHERE rolname = $1", &[user])
+                        .await
+                        .unwrap();
+                    assert!(
+                        exists.is_some(),
+                        "role {user:?} exists under its exact name"
+                    );
+                }
+            }
+            let text = log.wait_for("SCRAM-SHA-256$", Duration::from_secs(5)).await;
+            assert!(
+                text.contains("PASSWORD 'SCRAM-SHA-256$"),
+                "positive control"
+            );
+            for p in seen.iter().skip(1) {
+                assert!(!text.contains(p.as_str()), "plaintext in the server log");
+            }
+            assert!(
+                seen.iter()
+                    .skip(1)
+                    .any(|p| p.chars().any(|c| punct.contains(c)))
+            );
+        }
+    };
+    run_then_cleanup(body, drop_roles(&pg, &roles)).await;
+}
+
+/// Give `user` a fresh known password (admin) and return it.
+async fn store_value_for(user: &str, admin: &Client) -> String {
+    let pw = format!("{}'\\\" ", hexpw());
+    admin
+        .batch_execute(&format!(
+            "ALTER ROLE {} PASSWORD {}",
+            quote_ident(user),
+            quote_literal(&scram_verifier(&SecretString::from(pw.as_str())))
+        ))
+        .await
+        .unwrap();
+    pw
+}
+
+#[tokio::test]
+async fn usernames_over_the_limit_are_refused_before_anything_changes() {
+    let Some(pg) = require_pg() else { return };
+    // 58 bytes + "_clone" = 64: refused in createSecret, with AWS's text.
+    let long = format!("{}{}", "x".repeat(48), &unique_name("l")[2..]);
+    assert_eq!(long.len(), 58);
+    let store = Arc::new(MemoryStore::new());
+    let arn = store
+        .insert_secret(
+            "pg/long",
+            &secret_value(&pg, &long, "pw", Some("arn:master")),
+        )
+        .unwrap();
+    let driver = Driver::new(
+        store.clone(),
+        Arc::new(PgRotator::new(options(&pg, PgStrategy::Alternating))),
+    );
+    let err = LocalService::new(store.clone())
+        .rotate(&arn, &driver)
+        .await
+        .unwrap_err();
+    assert!(
+        err.message.contains("would exceed 63 characters"),
+        "{}",
+        err.message
+    );
+    assert_eq!(err.step, Some(rotwise_core::Step::CreateSecret));
+    assert!(
+        store
+            .get_secret_value(&arn, None, Some(AWSPENDING))
+            .await
+            .is_err(),
+        "no pending value"
+    );
+    // 64 bytes (32 two-byte characters) for a single user: refused, not truncated.
+    let store = Arc::new(MemoryStore::new());
+    let arn = store
+        .insert_secret("pg/long2", &secret_value(&pg, &"ü".repeat(32), "pw", None))
+        .unwrap();
+    let driver = Driver::new(
+        store.clone(),
+        Arc::new(PgRotator::new(options(&pg, PgStrategy::Single))),
+    );
+    let err = LocalService::new(store.clone())
+        .rotate(&arn, &driver)
+        .await
+        .unwrap_err();
+    assert!(err.message.contains("at most 63 bytes"), "{}", err.message);
+}
+
+// ---------------------------------------------------------------------------------------
+// TLS and timeouts
+
+#[tokio::test]
+async fn tls_modes_against_the_server() {
+    let Some(pg) = require_pg() else { return };
+    let user = unique_name("rw_pg_tls");
+    let roles = vec![user.clone()];
+    let body = {
+        let pg = pg.clone();
+        let user = user.clone();
+        async move {
+            let admin = pg.admin().await;
+            let pw = hexpw();
+            create_role(&admin, &user, &pw, "").await;
+            let secret = PgSecret::parse_str(&secret_value(&pg, &user, &pw, None)).unwrap();
+            let ssl_of = |c: Client| async move {
+                c.query_one(
+                    "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()",
+                    &[],
+                )
+                .await
+                .unwrap()
+                .get::<_, bool>(0)
+            };
+            let with = |tls: TlsMode, ca: &std::path::Path| {
+                PgRotator::new(PgOptions {
+                    tls: Some(tls),
+                    ca_file: Some(ca.to_path_buf()),
+                    ..PgOptions::default()
+                })
+            };
+            // verify-full with the test CA: TLS.
+            let c = with(TlsMode::VerifyFull, &pg.ca)
+                .connect(&secret)
+                .await
+                .unwrap();
+            assert!(ssl_of(c).await);
+            // require with the test CA: TLS.
+            let c = with(TlsMode::Require, &pg.ca)
+                .connect(&secret)
+                .await
+                .unwrap();
+            assert!(ssl_of(c).await);
+            // disable: plaintext.
+            let c = with(TlsMode::Disable, &pg.ca)
+                .connect(&secret)
+                .await
+                .unwrap();
+            assert!(!ssl_of(c).await);
+            // verify-full and require with another CA: refused, the reason says why.
+            for mode in [TlsMode::VerifyFull, TlsMode::Require] {
+                let err = with(mode, &pg.other_ca).connect(&secret).await.unwrap_err();
+                let msg = err.to_string();
+                assert!(
+                    msg.contains("TLS") && msg.contains("UnknownIssuer"),
+                    "{mode}: {msg}"
+                );
+                assert!(!err.is_auth_refused());
+                assert!(!msg.contains(&pw));
+            }
+            // The secret's ssl key: absent → prefer; true → verify-full.
+            let mut v: Value = serde_json::from_str(&secret_value(&pg, &user, &pw, None)).unwrap();
+            v.as_object_mut().unwrap().remove("ssl");
+            let no_ssl_key = PgSecret::parse_str(&v.to_string()).unwrap();
+            let from_secret = |ca: &std::path::Path| {
+                PgRotator::new(PgOptions {
+                    ca_file: Some(ca.to_path_buf()),
+                    ..PgOptions::default()
+                })
+            };
+            assert!(
+                from_secret(&pg.other_ca).connect(&secret).await.is_err(),
+                "ssl: true is verify-full"
+            );
+
+            // prefer with the wrong CA: falls back to plaintext, with a WARN.
+            let capture = capture();
+            let warnings = |t: &str| t.matches("WITHOUT TLS").count();
+            let before = warnings(&capture.text());
+            let c = from_secret(&pg.other_ca)
+                .connect(&no_ssl_key)
+                .await
+                .unwrap();
+            assert!(!ssl_of(c).await, "fell back to plaintext");
+            let traced = capture.text();
+            assert!(traced.contains("WARN"));
+            assert!(
+                traced.contains("WITHOUT TLS") && traced.contains("host=127.0.0.1"),
+                "the fallback warning names the host"
+            );
+            assert!(traced.contains("UnknownIssuer"));
+            assert!(!traced.contains(&pw));
+            // prefer with the right CA: TLS, no warning.
+            let after_fallback = warnings(&traced);
+            assert_eq!(
+                after_fallback,
+                before + 1,
+                "exactly one warning for the fallback"
+            );
+            let c = from_secret(&pg.ca).connect(&no_ssl_key).await.unwrap();
+            assert!(ssl_of(c).await);
+            assert_eq!(
+                warnings(&capture.text()),
+                after_fallback,
+                "no warning with TLS working"
+            );
+        }
+    };
+    run_then_cleanup(body, drop_roles(&pg, &roles)).await;
+}
+
+#[tokio::test]
+async fn connect_timeout_is_enforced_and_named() {
+    // A server that accepts TCP and never answers.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let hold = tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((s, _)) = listener.accept().await {
+            held.push(s);
+        }
+    });
+    let secret = PgSecret::parse_str(
+        &json!({"engine": "postgres", "host": "127.0.0.1", "port": addr.port(), "username": "u",
+                "password": "canary-timeout-pw", "ssl": false})
+        .to_string(),
+    )
+    .unwrap();
+    let rotator = PgRotator::new(PgOptions {
+        connect_timeout: Duration::from_millis(300),
+        ..PgOptions::default()
+    });
+    let started = Instant::now();
+    let err = rotator.connect(&secret).await.unwrap_err();
+    let took = started.elapsed();
+    eprintln!("timeout after {took:?}: {err}");
+    assert!(err.to_string().contains("timed out after 300 ms"), "{err}");
+    assert!(took < Duration::from_secs(2), "{took:?}");
+    assert!(!err.to_string().contains("canary"));
+    hold.abort();
+}
