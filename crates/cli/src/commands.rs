@@ -288,6 +288,35 @@ fn labels_text(l: &BTreeMap<String, Vec<String>>) -> String {
         .join("; ")
 }
 
+/// `rotate --aws`: ask the service to rotate; its rotation function runs the steps.
+pub async fn rotate_on_service(
+    store: &rotwise_core::store::AwsStore,
+    secret: &str,
+    json: bool,
+) -> Result<(), Failure> {
+    let version = match store.rotate_secret(secret).await {
+        Ok(v) => v,
+        Err(e) if e.kind == rotwise_core::store::StoreErrorKind::InvalidRequest => {
+            return Err(Failure::failed(format!(
+                "{e}; `rotwise doctor --aws {secret}` finds what blocks it"
+            )));
+        }
+        Err(e) => return Err(Failure::store(secret, e)),
+    };
+    if json {
+        println!(
+            "{}",
+            json!({"secret": secret, "started": true, "version_id": version})
+        );
+    } else {
+        println!(
+            "started the rotation of {secret}: version {version} is AWSPENDING and the service now invokes the secret's rotation function"
+        );
+        println!("follow it with: rotwise status {secret} (with the same --aws/--endpoint)");
+    }
+    Ok(())
+}
+
 pub async fn rotate(
     backend: &Backend,
     secret: &str,

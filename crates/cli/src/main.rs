@@ -211,12 +211,18 @@ async fn run(cli: Cli) -> Result<(), Failure> {
             "--store is the file store; it cannot be combined with --aws or --endpoint",
         ));
     }
-    if let Command::Rotate { secret, .. } = &cli.command
+    if let Command::Rotate {
+        engine,
+        example,
+        resume,
+        ..
+    } = &cli.command
         && (cli.aws || cli.endpoint.is_some())
+        && (engine.is_some() || example.is_some() || *resume)
     {
-        return Err(Failure::bad_input(format!(
-            "rotate on Secrets Manager is not supported yet: use `aws secretsmanager rotate-secret --secret-id {secret}` (the service then runs the rotation function)"
-        )));
+        return Err(Failure::bad_input(
+            "on Secrets Manager the secret's own rotation function runs the steps: --engine, --example and --resume apply to the file store only",
+        ));
     }
     let backend = backend(&cli).await?;
     let json = cli.json;
@@ -238,7 +244,10 @@ async fn run(cli: Cli) -> Result<(), Failure> {
                 example,
                 resume,
             };
-            commands::rotate(&backend, &secret, &opts, json).await
+            match &backend {
+                Backend::Aws(aws) => commands::rotate_on_service(aws, &secret, json).await,
+                Backend::File(_) => commands::rotate(&backend, &secret, &opts, json).await,
+            }
         }
         Command::Status { secret } => commands::status(&backend, &secret, json).await,
         Command::Doctor { secret, fix, yes } => {

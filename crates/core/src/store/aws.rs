@@ -151,6 +151,23 @@ impl AwsStore {
         &self.client
     }
 
+    /// `RotateSecret` with `RotateImmediately`: the service adds the AWSPENDING version
+    /// and invokes the secret's rotation function, which runs the four steps. Returns the
+    /// new version id. Not part of [`SecretStore`]: locally, `MemoryStore::begin_rotation`
+    /// plays this part and the caller drives the steps.
+    pub async fn rotate_secret(&self, secret_id: &str) -> Result<String, StoreError> {
+        const OP: &str = "RotateSecret";
+        let out = self
+            .client
+            .rotate_secret()
+            .secret_id(secret_id)
+            .rotate_immediately(true)
+            .send()
+            .await
+            .map_err(|e| self.map_err(OP, e))?;
+        out.version_id.ok_or_else(|| missing_field(OP, "VersionId"))
+    }
+
     /// Map an SDK error onto a [`StoreError`]. Never formats the request input.
     fn map_err<E, R>(&self, operation: &'static str, err: SdkError<E, R>) -> StoreError
     where
