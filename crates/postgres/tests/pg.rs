@@ -26,7 +26,8 @@ fn port(pg: &PgService) -> u16 {
         .get_ports()
         .first()
         .copied()
-        .unwrap_or(5432)
+        // Never fall back to the system server: it trusts every login.
+        .expect("ROTATION_TEST_PG_URL names the private server's port")
 }
 
 fn secret_value(pg: &PgService, user: &str, password: &str, masterarn: Option<&str>) -> String {
