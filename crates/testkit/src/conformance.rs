@@ -402,13 +402,48 @@ impl Run<'_> {
             .map_err(|e| e.message)
     }
 
+    /// Single user: after createSecret and until finishSecret, only AWSPENDING may work.
+    fn in_single_user_window(&self, step: Step) -> bool {
+        self.suite.strategy == Strategy::SingleUser && step != Step::CreateSecret
+    }
+
+    /// Whether the target accepts the AWSPENDING version, if there is one.
+    async fn pending_accepted(
+        &self,
+        scenario: &str,
+        pending: Option<&str>,
+    ) -> Outcome<Option<bool>> {
+        match pending {
+            Some(p) => Ok(Some(
+                self.accepts(scenario, p, Invariant::RepeatIsHarmless)
+                    .await?,
+            )),
+            None => Ok(None),
+        }
+    }
+
+    /// All four steps ran by hand: finish as the service does, count it, check it.
+    async fn record_completed(
+        &mut self,
+        scenario: &str,
+        token: &str,
+        old_current: &str,
+    ) -> Outcome {
+        self.service
+            .store()
+            .complete_rotation(&self.secret_id, token)
+            .map_err(|e| fail(scenario, Invariant::RotationCompletes, e.to_string()))?;
+        self.report.rotations += 1;
+        self.check_rotated(scenario, old_current, token).await
+    }
+
     /// Run a step that must succeed. On failure, report a broken state invariant
     /// first (it names the real damage), else that the rotation did not complete.
     async fn must_succeed(&self, scenario: &str, token: &str, step: Step) -> Outcome {
         let Err(e) = self.invoke(token, step).await else {
             return Ok(());
         };
-        let window = self.suite.strategy == Strategy::SingleUser && step != Step::CreateSecret;
+        let window = self.in_single_user_window(step);
         self.check_state(scenario, window).await?;
         Err(fail(
             scenario,
@@ -450,12 +485,7 @@ impl Run<'_> {
                 .insert(step.as_str().to_string(), log.clone());
             calls.push((step, log));
         }
-        self.service
-            .store()
-            .complete_rotation(&self.secret_id, &token)
-            .map_err(|e| fail(scenario, Invariant::RotationCompletes, e.to_string()))?;
-        self.report.rotations += 1;
-        self.check_rotated(scenario, &old, &token).await?;
+        self.record_completed(scenario, &token, &old).await?;
         self.scenario_done();
         Ok(calls)
     }
@@ -529,13 +559,9 @@ impl Run<'_> {
             self.must_succeed(scenario, &token, step).await?;
             let once = self.service.store().snapshot();
             let labels = self.labels(scenario).await?;
-            let pending_works = match &labels.pending {
-                Some(p) => Some(
-                    self.accepts(scenario, p, Invariant::RepeatIsHarmless)
-                        .await?,
-                ),
-                None => None,
-            };
+            let pending_works = self
+                .pending_accepted(scenario, labels.pending.as_deref())
+                .await?;
             self.invoke(&token, step).await.map_err(|e| {
                 fail(
                     scenario,
@@ -550,13 +576,9 @@ impl Run<'_> {
                     format!("running {step} again changed the store"),
                 ));
             }
-            let pending_works_again = match &labels.pending {
-                Some(p) => Some(
-                    self.accepts(scenario, p, Invariant::RepeatIsHarmless)
-                        .await?,
-                ),
-                None => None,
-            };
+            let pending_works_again = self
+                .pending_accepted(scenario, labels.pending.as_deref())
+                .await?;
             if pending_works != pending_works_again {
                 return Err(fail(
                     scenario,
@@ -570,12 +592,7 @@ impl Run<'_> {
                 && matches!(step, Step::SetSecret | Step::TestSecret);
             self.check_state(scenario, window).await?;
         }
-        self.service
-            .store()
-            .complete_rotation(&self.secret_id, &token)
-            .map_err(|e| fail(scenario, Invariant::RotationCompletes, e.to_string()))?;
-        self.report.rotations += 1;
-        self.check_rotated(scenario, &old, &token).await?;
+        self.record_completed(scenario, &token, &old).await?;
         self.scenario_done();
         Ok(())
     }
@@ -618,7 +635,7 @@ impl Run<'_> {
         let _ = self.invoke(&token, step).await;
         self.plan.clear();
         // Mid-rotation: labels must be sane; single user may be in its window.
-        let window = self.suite.strategy == Strategy::SingleUser && step != Step::CreateSecret;
+        let window = self.in_single_user_window(step);
         self.check_state(scenario, window).await?;
         self.complete(scenario, &token, &old).await?;
         self.scenario_done();
