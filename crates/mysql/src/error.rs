@@ -1,0 +1,147 @@
+//! Errors. None carries a password or a secret value: only credential names, users,
+//! hosts and the server's or TLS library's reason.
+
+use std::fmt;
+
+use rotwise_core::store::StoreError;
+
+use crate::secret::SecretError;
+use crate::sql::NameError;
+
+/// Which credential a login or a secret belongs to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Credential {
+    /// AWSCURRENT.
+    Current,
+    /// AWSPENDING.
+    Pending,
+    /// AWSPREVIOUS.
+    Previous,
+    /// The master secret (`masterarn`).
+    Master,
+    /// A value checked outside a rotation step.
+    Given,
+}
+
+impl fmt::Display for Credential {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Credential::Current => "current",
+            Credential::Pending => "pending",
+            Credential::Previous => "previous",
+            Credential::Master => "master",
+            Credential::Given => "given",
+        })
+    }
+}
+
+/// A failed login.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "login with the {credential} credentials (user {user:?} at {host}:{port}) failed: {reason}"
+)]
+pub struct LoginError {
+    /// Whose credentials.
+    pub credential: Credential,
+    /// The username.
+    pub user: String,
+    /// The host.
+    pub host: String,
+    /// The port.
+    pub port: u16,
+    /// The server's or the TLS library's reason (never the password).
+    pub reason: String,
+    /// The server refused the password or the user (error 1045 or 1698), as opposed to an
+    /// unreachable server or a TLS failure.
+    pub auth_refused: bool,
+}
+
+/// An error from the MySQL/MariaDB rotators.
+#[derive(Debug, thiserror::Error)]
+pub enum MysqlError {
+    /// A secret value is not a usable MySQL/MariaDB secret.
+    #[error("{error} (in the {credential} secret)")]
+    Secret {
+        /// Which secret.
+        credential: Credential,
+        /// What is wrong.
+        error: SecretError,
+    },
+    /// A username cannot be used.
+    #[error("{0}")]
+    Name(#[from] NameError),
+    /// A login failed.
+    #[error(transparent)]
+    Login(#[from] LoginError),
+    /// A step failed with one of AWS's messages, with the cause (e.g. the login that failed).
+    #[error("{message}: {cause}")]
+    Step {
+        /// AWS's text where AWS has one.
+        message: String,
+        /// Why.
+        #[source]
+        cause: Box<MysqlError>,
+    },
+    /// A check failed with one of AWS's messages (nothing more to say).
+    #[error("{0}")]
+    Refused(String),
+    /// `SHOW GRANTS` output could not be read.
+    #[error("{0}")]
+    Grants(#[from] crate::grants::GrantParseError),
+    /// A statement failed.
+    #[error("{context}: {reason}")]
+    Sql {
+        /// What was being done.
+        context: String,
+        /// The server's reason.
+        reason: String,
+    },
+    /// The TLS configuration (CA files) is unusable.
+    #[error("TLS configuration: {0}")]
+    TlsConfig(String),
+    /// The secret store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl MysqlError {
+    /// Whether this is (or wraps) a login the server refused (wrong password, no such user).
+    pub fn is_auth_refused(&self) -> bool {
+        match self {
+            MysqlError::Login(l) => l.auth_refused,
+            MysqlError::Step { cause, .. } => cause.is_auth_refused(),
+            _ => false,
+        }
+    }
+
+    pub(crate) fn step(message: impl Into<String>, cause: MysqlError) -> MysqlError {
+        MysqlError::Step {
+            message: message.into(),
+            cause: Box::new(cause),
+        }
+    }
+}
+
+/// An error with its whole `source()` chain, `a: b: c`.
+pub(crate) fn chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut out = e.to_string();
+    let mut next = e.source();
+    while let Some(s) = next {
+        let text = s.to_string();
+        if !out.ends_with(&text) && !out.contains(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+        next = s.source();
+    }
+    out
+}
+
+/// A statement error, with the server's message (mysql_async's errors never carry the
+/// connection options, so no password).
+pub(crate) fn sql(context: impl Into<String>, e: &mysql_async::Error) -> MysqlError {
+    MysqlError::Sql {
+        context: context.into(),
+        reason: chain(e),
+    }
+}

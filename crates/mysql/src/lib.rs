@@ -1,0 +1,141 @@
+//! MySQL, Aurora MySQL and MariaDB rotators for AWS Secrets Manager: single user and
+//! alternating users, on AWS's secret JSON, fixing what AWS's sample functions get wrong.
+//!
+//! [`MysqlRotator`] implements [`rotwise_core::Rotator`]; give it to a
+//! [`rotwise_core::Driver`] (or a Lambda built on one).
+//!
+//! ```no_run
+//! use std::sync::Arc;
+//! use std::time::Duration;
+//! use rotwise_core::{Driver, store::MemoryStore};
+//! use rotwise_mysql::{MysqlOptions, MysqlRotator, MysqlStrategy, TlsMode};
+//!
+//! # async fn run() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+//! let store = Arc::new(MemoryStore::new());
+//! let arn = store.insert_secret(
+//!     "app/db",
+//!     r#"{"engine": "mariadb", "host": "db.example.com", "port": 3306,
+//!         "username": "app", "password": "initial", "ssl": true}"#,
+//! )?;
+//! let rotator = MysqlRotator::new(MysqlOptions {
+//!     strategy: Some(MysqlStrategy::Single),
+//!     tls: Some(TlsMode::VerifyFull),                     // e.g. from ROTATION_TLS_MODE
+//!     ca_file: Some("/opt/rds-global-bundle.pem".into()), // e.g. from ROTATION_CA_FILE
+//!     connect_timeout: Duration::from_secs(5),
+//!     username_limit: None,                               // USERNAME_CHARACTER_LIMIT
+//! });
+//! let driver = Driver::new(store.clone(), Arc::new(rotator));
+//! let token = store.begin_rotation(&arn)?;
+//! for step in ["createSecret", "setSecret", "testSecret", "finishSecret"] {
+//!     let event = serde_json::json!({"Step": step, "SecretId": arn, "ClientRequestToken": token});
+//!     driver.handle_json(&event).await?;
+//! }
+//! # Ok(()) }
+//! ```
+//!
+//! # Secret JSON
+//! AWS's keys, unchanged ([`MysqlSecret`]): `engine` (`mysql`, `aurora-mysql` or
+//! `mariadb`), `host`, `username`, `password` required; `port` (number or string, default
+//! 3306), `dbname` (optional), `ssl` (bool or `"true"`/`"false"`), `masterarn`. Other keys
+//! are kept, with their JSON types. Errors use AWS's texts (`host key is missing from
+//! secret JSON`, `Database engine must be set to 'mysql' in order to use this rotation
+//! lambda`) and never quote a value.
+//!
+//! # Single user
+//! setSecret logs in with the **current** credentials first, then pending (a retry after
+//! the password already changed: nothing to do), then previous — so a normal rotation
+//! leaves no failed login on the server (AWS tries pending first). Current and pending
+//! must be the same user on the same host. The password statement depends on the server
+//! (`SELECT VERSION()`) and the account's auth plugin (`SHOW CREATE USER CURRENT_USER()`),
+//! see [`sql::password_sql`]:
+//! - MariaDB, `mysql_native_password`: `SET PASSWORD = '*HEX'` — the hash is computed
+//!   here ([`sql::native_hash`]), so the plaintext never reaches the server or its logs;
+//! - MySQL 5.7.6+ and 8: `ALTER USER CURRENT_USER() IDENTIFIED BY '…'`. MySQL lets an
+//!   account without `CREATE USER` change its own password only with the plaintext form,
+//!   and `caching_sha2_password` hashes are salted by the server; MySQL rewrites
+//!   `IDENTIFIED BY` in its general, slow and binary logs (`IDENTIFIED BY <secret>`).
+//! - other MariaDB plugins (ed25519, parsec): `SET PASSWORD = PASSWORD('…')`, which MariaDB
+//!   does *not* rewrite in its general log; a WARN says so on every such rotation.
+//!
+//! MySQL 8 and 5.7 cannot run on the machine this crate is tested on: their statements
+//! are covered by unit tests of the generated SQL only. MySQL 8's dual password
+//! (`RETAIN CURRENT PASSWORD`) is not implemented.
+//!
+//! # Alternating users
+//! The secret alternates between `<user>` and `<user>_clone`. setSecret logs in as the
+//! current user (no confused deputy) and reads `CURRENT_USER()`: the account the server
+//! matched gives the **host** (`'%'`, `localhost`, `10.0.%`, ...). A user defined on
+//! several hosts is handled: only the account the current login matched is rotated and
+//! cloned (an INFO event lists the others). If the server matched another user name (an
+//! anonymous account), setSecret refuses. Then, as the master from `masterarn` (its
+//! AWSCURRENT, with the child's `dbname`; same host required):
+//! - the clone is created on first use with the base account's host and auth plugin
+//!   (`CREATE USER … IDENTIFIED BY PASSWORD '*HEX'` on MariaDB), or else the pending
+//!   user's password is set (`ALTER USER … IDENTIFIED BY PASSWORD '*HEX'`);
+//! - on every rotation, the clone's grants are made **equal** to the base user's: the two
+//!   `SHOW GRANTS` outputs are parsed structurally ([`grants`]) and the differences are
+//!   revoked and granted (privileges per object and column, `WITH GRANT OPTION`, roles with
+//!   `ADMIN OPTION`, MariaDB's default role). The `IDENTIFIED BY PASSWORD` clause MariaDB
+//!   prints is never replayed;
+//! - the TLS requirement (`REQUIRE NONE | SSL | X509 | CIPHER/ISSUER/SUBJECT`) and the
+//!   resource limits (`MAX_…_PER_HOUR`, `MAX_USER_CONNECTIONS`) are copied from
+//!   `mysql.user`.
+//!
+//! The base user is the source of truth: manage grants on it, and the next rotation
+//! carries them (grants and revocations) to the clone. **Not handled**: `PROXY` grants
+//! (warned about, not copied); MySQL 8 default roles (`SET DEFAULT ROLE` is copied on
+//! MariaDB only); account locking and password-expiry attributes.
+//!
+//! **Username limits.** createSecret checks `<user>_clone` against
+//! [`MysqlOptions::username_limit`] (AWS's `USERNAME_CHARACTER_LIMIT`) or the documented
+//! limit for the secret's `engine` (MySQL 32, MariaDB 128 characters), with no database
+//! session. setSecret checks again against the server (the width of `mysql.user.User`)
+//! before anything changes.
+//!
+//! # Privileges the master needs
+//! An ordinary (RDS-like) account, not SUPER: `CREATE USER`; `SELECT` on the `mysql`
+//! schema (SHOW GRANTS / SHOW CREATE USER of other accounts, `mysql.user`); every
+//! privilege the base user holds, `WITH GRANT OPTION`; `ADMIN OPTION` on roles the base
+//! user holds. RDS's master user has all of these.
+//!
+//! RDS-managed master secrets holding only username and password are not supported yet
+//! (AWS looks host and port up in the RDS API): add `host`, `port` and `engine` to the
+//! master secret.
+//!
+//! # Quoting
+//! Account names go in backticks with backticks doubled; string literals are quoted for
+//! the session's `sql_mode` (with or without `NO_BACKSLASH_ESCAPES`), see [`sql`]. Values in
+//! `SELECT`s are bound parameters.
+//!
+//! # TLS
+//! rustls with aws-lc-rs ([`TlsMode`]): `disable`; `prefer` (verify-full, and when the
+//! server refuses TLS or the handshake fails, a plaintext reconnect with a WARN naming the
+//! host and the reason — never silent); `require` (chain verified, host name not: when only
+//! the name fails, the chain is verified again against a DNS name the certificate holds);
+//! `verify-full`. AWS's `ssl` key: true → verify-full, false → disable, absent → prefer;
+//! [`MysqlOptions::tls`] overrides it. Trust: `SSL_CERT_FILE`, else
+//! `/etc/pki/tls/cert.pem`, else `/etc/ssl/certs/ca-certificates.crt`, plus
+//! [`MysqlOptions::ca_file`] (for RDS, the RDS CA bundle); mysql_async's built-in web roots
+//! are off. Connections are TCP only (`prefer_socket(false)`), each login limited by
+//! [`MysqlOptions::connect_timeout`] (5 s default).
+//!
+//! # Logs and errors
+//! Errors name the credential that failed (current, pending, previous, master), the user
+//! and the host, with the server's reason; no error or log event of this crate contains a
+//! password or secret value (a failed password statement keeps only the error code when
+//! the server's message quotes the statement). mysql_async's `Opts` derives `Debug` with
+//! the password: this crate never formats it; cap the `mysql_async` log target at INFO.
+
+mod connect;
+pub mod error;
+pub mod grants;
+mod rotator;
+pub mod secret;
+pub mod sql;
+pub mod tls;
+
+pub use error::{Credential, LoginError, MysqlError};
+pub use mysql_async;
+pub use rotator::{DEFAULT_CONNECT_TIMEOUT, MysqlOptions, MysqlRotator, MysqlStrategy};
+pub use secret::{MysqlSecret, SecretError};
+pub use tls::TlsMode;

@@ -1,0 +1,219 @@
+//! TLS through rustls (aws-lc-rs, via mysql_async's `default-rustls`): modes and trust
+//! roots.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::sync::Arc;
+
+use mysql_async::SslOpts;
+use rustls::RootCertStore;
+use rustls::pki_types::CertificateDer;
+use rustls::pki_types::pem::PemObject;
+
+/// Where the system's CA bundle is looked for when `SSL_CERT_FILE` is not set: Amazon
+/// Linux (Lambda) first, then Debian/Ubuntu.
+pub const SYSTEM_BUNDLES: [&str; 2] = [
+    "/etc/pki/tls/cert.pem",
+    "/etc/ssl/certs/ca-certificates.crt",
+];
+
+/// How a connection uses TLS. There is no "encrypt but don't verify" mode.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TlsMode {
+    /// Plaintext.
+    Disable,
+    /// Try [`TlsMode::VerifyFull`]; when the server refuses TLS or the handshake fails,
+    /// reconnect in plaintext and log a WARN naming the host and the reason.
+    Prefer,
+    /// TLS; the certificate chain is verified, the host name is not.
+    Require,
+    /// TLS; chain and host name verified.
+    VerifyFull,
+}
+
+impl TlsMode {
+    /// The mode's name as `ROTATION_TLS_MODE` spells it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TlsMode::Disable => "disable",
+            TlsMode::Prefer => "prefer",
+            TlsMode::Require => "require",
+            TlsMode::VerifyFull => "verify-full",
+        }
+    }
+}
+
+impl fmt::Display for TlsMode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// An unknown TLS mode name.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("unknown TLS mode {0:?}: use disable, prefer, require or verify-full")]
+pub struct UnknownTlsMode(pub String);
+
+impl FromStr for TlsMode {
+    type Err = UnknownTlsMode;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "disable" => Ok(TlsMode::Disable),
+            "prefer" => Ok(TlsMode::Prefer),
+            "require" => Ok(TlsMode::Require),
+            "verify-full" | "verify_full" => Ok(TlsMode::VerifyFull),
+            _ => Err(UnknownTlsMode(s.to_owned())),
+        }
+    }
+}
+
+/// Install aws-lc-rs as the process-default rustls provider: mysql_async builds its
+/// client configuration from the default. Idempotent; an installed default is kept.
+pub(crate) fn install_provider() {
+    let _ = rustls::crypto::CryptoProvider::install_default(
+        rustls::crypto::aws_lc_rs::default_provider(),
+    );
+}
+
+fn read_pem(path: &Path) -> Result<Vec<CertificateDer<'static>>, String> {
+    let iter = CertificateDer::pem_file_iter(path)
+        .map_err(|e| format!("cannot read CA file {}: {e}", path.display()))?;
+    iter.collect::<Result<Vec<_>, _>>()
+        .map_err(|e| format!("bad PEM in CA file {}: {e}", path.display()))
+}
+
+/// Keep the certificates a trust store accepts (mysql_async refuses the whole list when one
+/// entry does not parse).
+fn usable(certs: Vec<CertificateDer<'static>>) -> Vec<CertificateDer<'static>> {
+    certs
+        .into_iter()
+        .filter(|c| RootCertStore::empty().add(c.clone()).is_ok())
+        .collect()
+}
+
+/// The trust roots, DER-encoded: the system bundle (`SSL_CERT_FILE`, else
+/// [`SYSTEM_BUNDLES`]) plus `ca_file`. A `ca_file` that cannot be read, or holds no usable
+/// certificate, is an error. mysql_async's built-in web roots are never used.
+pub(crate) fn load_roots(ca_file: Option<&Path>) -> Result<Arc<Vec<Vec<u8>>>, String> {
+    let mut roots = Vec::new();
+    let system: Option<PathBuf> = match std::env::var_os("SSL_CERT_FILE") {
+        Some(p) if !p.is_empty() => Some(PathBuf::from(p)),
+        _ => SYSTEM_BUNDLES
+            .iter()
+            .map(PathBuf::from)
+            .find(|p| p.is_file()),
+    };
+    if let Some(path) = system
+        && let Ok(certs) = read_pem(&path)
+    {
+        roots.extend(usable(certs));
+    }
+    if let Some(path) = ca_file {
+        let certs = read_pem(path)?;
+        if certs.is_empty() {
+            return Err(format!("CA file {} holds no certificate", path.display()));
+        }
+        let certs = usable(certs);
+        if certs.is_empty() {
+            return Err(format!(
+                "CA file {} holds no usable CA certificate",
+                path.display()
+            ));
+        }
+        roots.extend(certs);
+    }
+    if roots.is_empty() {
+        return Err(
+            "no trusted CA certificates: set SSL_CERT_FILE or a CA file (ROTATION_CA_FILE)".into(),
+        );
+    }
+    Ok(Arc::new(roots.into_iter().map(|c| c.to_vec()).collect()))
+}
+
+/// mysql_async's TLS options: only `roots` trusted, chain and host name verified. With
+/// `name`, the certificate is checked against that name instead of the host connected to
+/// (the `require` mode's second attempt, see `connect`).
+pub(crate) fn ssl_opts(roots: &[Vec<u8>], name: Option<&str>) -> SslOpts {
+    SslOpts::default()
+        .with_root_certs(roots.iter().map(|der| der.clone().into()).collect())
+        .with_disable_built_in_roots(true)
+        .with_danger_tls_hostname_override(name.map(str::to_owned))
+}
+
+/// For `require`: a DNS name the server's certificate is valid for, from rustls'
+/// "not valid for name" error (`presented` holds `DnsName("…")` entries). A wildcard
+/// `*.example.com` yields `rotwise.example.com`.
+pub(crate) fn presented_dns_name(error: &rustls::Error) -> Option<String> {
+    let rustls::Error::InvalidCertificate(rustls::CertificateError::NotValidForNameContext {
+        presented,
+        ..
+    }) = error
+    else {
+        return None;
+    };
+    presented.iter().find_map(|p| {
+        let name = p.strip_prefix("DnsName(\"")?.strip_suffix("\")")?;
+        let name = match name.strip_prefix("*.") {
+            Some(rest) => format!("rotwise.{rest}"),
+            None => name.to_owned(),
+        };
+        (!name.is_empty()).then_some(name)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parse_modes() {
+        for m in [
+            TlsMode::Disable,
+            TlsMode::Prefer,
+            TlsMode::Require,
+            TlsMode::VerifyFull,
+        ] {
+            assert_eq!(m.as_str().parse::<TlsMode>().unwrap(), m);
+        }
+        assert_eq!(
+            " Verify-Full ".parse::<TlsMode>().unwrap(),
+            TlsMode::VerifyFull
+        );
+        assert!("allow".parse::<TlsMode>().is_err());
+    }
+
+    #[test]
+    fn missing_ca_file_is_an_error() {
+        let e = load_roots(Some(Path::new("/nonexistent/ca.pem"))).unwrap_err();
+        assert!(e.contains("/nonexistent/ca.pem"), "{e}");
+    }
+
+    #[test]
+    fn presented_names() {
+        let err = |presented: Vec<&str>| {
+            rustls::Error::InvalidCertificate(rustls::CertificateError::NotValidForNameContext {
+                expected: rustls::pki_types::ServerName::try_from("x.example")
+                    .unwrap()
+                    .to_owned(),
+                presented: presented.into_iter().map(str::to_owned).collect(),
+            })
+        };
+        assert_eq!(
+            presented_dns_name(&err(vec!["IpAddress(1.2.3.4)", "DnsName(\"db.internal\")"])),
+            Some("db.internal".to_owned())
+        );
+        assert_eq!(
+            presented_dns_name(&err(vec!["DnsName(\"*.rds.amazonaws.com\")"])),
+            Some("rotwise.rds.amazonaws.com".to_owned())
+        );
+        assert_eq!(presented_dns_name(&err(vec!["IpAddress(1.2.3.4)"])), None);
+        assert_eq!(
+            presented_dns_name(&rustls::Error::InvalidCertificate(
+                rustls::CertificateError::UnknownIssuer
+            )),
+            None
+        );
+    }
+}

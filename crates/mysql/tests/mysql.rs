@@ -1,0 +1,1428 @@
+//! Integration tests against the private MariaDB 10.11 of `scripts/services up` (TLS with a
+//! generated CA, its own general log, name resolution on). Never the system server on 3306.
+//! Every test creates its own users (and database) and drops them at the end.
+//!
+//! The tests of this binary run one at a time (`serial()`): the failed-login counter
+//! (`Access_denied_errors`) is server-wide, and some tests fail logins on purpose.
+
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use mysql_async::Conn;
+use mysql_async::prelude::Queryable;
+use rotwise_core::password::PasswordPolicy;
+use rotwise_core::store::{AWSCURRENT, AWSPENDING, MemoryStore, SecretStore};
+use rotwise_core::{BoxError, Driver, ExposeSecret, PasswordSource, SecretPayload};
+use rotwise_mysql::grants::Grants;
+use rotwise_mysql::sql::{Literals, account, native_hash};
+use rotwise_mysql::{MysqlOptions, MysqlRotator, MysqlSecret, MysqlStrategy, TlsMode};
+use rotwise_test_services::{
+    LogCursor, MysqlService, require_mysql, run_then_cleanup, unique_name,
+};
+use rotwise_testkit::{Conformance, LocalService, Strategy, Target};
+use secrecy::SecretString;
+use serde_json::{Value, json};
+
+// ---------------------------------------------------------------------------------------
+// Fixtures
+
+static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+async fn serial() -> tokio::sync::MutexGuard<'static, ()> {
+    SERIAL.lock().await
+}
+
+fn port(my: &MysqlService) -> u16 {
+    let port = mysql_async::Opts::from_url(&my.url)
+        .map(|o| o.tcp_port())
+        .unwrap_or(0);
+    assert!(
+        port != 0 && port != 3306,
+        "ROTATION_TEST_MYSQL_URL must name the private server, never the system one on 3306"
+    );
+    port
+}
+
+fn secret_at(
+    my: &MysqlService,
+    host: &str,
+    user: &str,
+    password: &str,
+    masterarn: Option<&str>,
+) -> String {
+    let mut v = json!({
+        "engine": "mariadb",
+        "host": host,
+        "port": port(my),
+        "username": user,
+        "password": password,
+        "ssl": true,
+        "note": {"kept": [1, "two", null]},
+    });
+    if let Some(arn) = masterarn {
+        v["masterarn"] = Value::String(arn.to_owned());
+    }
+    v.to_string()
+}
+
+fn secret_value(my: &MysqlService, user: &str, password: &str, masterarn: Option<&str>) -> String {
+    secret_at(my, "127.0.0.1", user, password, masterarn)
+}
+
+fn options(my: &MysqlService, strategy: MysqlStrategy) -> MysqlOptions {
+    MysqlOptions {
+        tls: Some(TlsMode::VerifyFull),
+        ca_file: Some(my.ca.clone()),
+        connect_timeout: Duration::from_secs(5),
+        strategy: Some(strategy),
+        username_limit: None,
+    }
+}
+
+fn hexpw() -> String {
+    format!("Init-{}", &unique_name("p")[2..])
+}
+
+async fn run(conn: &mut Conn, sql: &str) {
+    conn.query_drop(sql)
+        .await
+        .unwrap_or_else(|e| panic!("{sql}: {e}"));
+}
+
+/// Create `user@host` with a password given as its hash (no plaintext in the log).
+async fn create_user(admin: &mut Conn, user: &str, host: &str, password: &str) {
+    let hash = native_hash(&SecretString::from(password));
+    run(
+        admin,
+        &format!(
+            "CREATE USER {} IDENTIFIED BY PASSWORD '{hash}'",
+            account(user, host)
+        ),
+    )
+    .await;
+}
+
+/// Drop users and databases if they exist; errors are ignored (cleanup).
+async fn cleanup(my: MysqlService, users: Vec<(String, String)>, dbs: Vec<String>) {
+    let mut admin = my.admin().await;
+    for (u, h) in users {
+        let _ = admin
+            .query_drop(format!("DROP USER IF EXISTS {}", account(&u, &h)))
+            .await;
+    }
+    for db in dbs {
+        let _ = admin
+            .query_drop(format!("DROP DATABASE IF EXISTS `{db}`"))
+            .await;
+    }
+    let _ = admin.disconnect().await;
+}
+
+/// A master like RDS's: CREATE USER and common privileges WITH GRANT OPTION, not SUPER.
+async fn create_master(admin: &mut Conn, name: &str, password: &str) {
+    create_user(admin, name, "%", password).await;
+    run(
+        admin,
+        &format!(
+            "GRANT SELECT, INSERT, UPDATE, DELETE, CREATE, DROP, RELOAD, PROCESS, REFERENCES, INDEX, ALTER, \
+             SHOW DATABASES, CREATE TEMPORARY TABLES, LOCK TABLES, EXECUTE, CREATE VIEW, SHOW VIEW, \
+             CREATE ROUTINE, ALTER ROUTINE, CREATE USER, EVENT, TRIGGER ON *.* TO {} WITH GRANT OPTION",
+            account(name, "%")
+        ),
+    )
+    .await;
+    assert_ne!(name, "root");
+    let supr: Option<String> = admin
+        .exec_first(
+            "SELECT Super_priv FROM mysql.user WHERE User = ? AND Host = '%'",
+            (name,),
+        )
+        .await
+        .unwrap();
+    assert_eq!(supr.as_deref(), Some("N"), "the master must not have SUPER");
+    let grants: Vec<String> = admin
+        .query(format!("SHOW GRANTS FOR {}", account(name, "%")))
+        .await
+        .unwrap();
+    assert!(
+        !grants.join("\n").contains("SUPER") && !grants.join("\n").contains("ALL PRIVILEGES"),
+        "{grants:?}"
+    );
+}
+
+struct LoginTarget(Arc<MysqlRotator>);
+
+#[async_trait]
+impl Target for LoginTarget {
+    async fn accepts(&self, value: &SecretPayload) -> Result<bool, BoxError> {
+        Ok(self.0.login_works(value).await?)
+    }
+}
+
+async fn value_of(store: &MemoryStore, arn: &str, stage: &str) -> SecretPayload {
+    store
+        .get_secret_value(arn, None, Some(stage))
+        .await
+        .unwrap()
+        .payload
+}
+
+fn password_of(value: &SecretPayload) -> String {
+    MysqlSecret::parse(value)
+        .unwrap()
+        .password
+        .expose_secret()
+        .to_owned()
+}
+
+fn username_of(value: &SecretPayload) -> String {
+    MysqlSecret::parse(value).unwrap().username
+}
+
+/// Everything the general log got since `cursor`, up to a marker statement run now.
+async fn log_until_now(admin: &mut Conn, cursor: &LogCursor) -> String {
+    let marker = unique_name("fence");
+    run(admin, &format!("SELECT '{marker}'")).await;
+    cursor.wait_for(&marker, Duration::from_secs(5)).await
+}
+
+fn failed_logins(log: &str, user: &str) -> usize {
+    log.matches(&format!("Access denied for user '{user}'@"))
+        .count()
+}
+
+async fn access_denied(admin: &mut Conn) -> u64 {
+    let row: Option<(String, String)> = admin
+        .query_first("SHOW GLOBAL STATUS LIKE 'Access_denied_errors'")
+        .await
+        .unwrap();
+    row.unwrap().1.parse().unwrap()
+}
+
+async fn grants_of(admin: &mut Conn, user: &str, host: &str) -> Grants {
+    let rows: Vec<String> = admin
+        .query(format!("SHOW GRANTS FOR {}", account(user, host)))
+        .await
+        .unwrap();
+    Grants::parse(&rows).unwrap()
+}
+
+async fn hosts_of(admin: &mut Conn, user: &str) -> Vec<String> {
+    admin
+        .exec(
+            "SELECT Host FROM mysql.user WHERE User = ? ORDER BY Host",
+            (user,),
+        )
+        .await
+        .unwrap()
+}
+
+/// Captures tracing output (for "no password in logs" with a positive control).
+#[derive(Clone, Default)]
+struct Capture(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Capture {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// The process-wide capture at TRACE, with `mysql_async` capped at INFO as the Lambdas do.
+fn capture() -> &'static Capture {
+    static CAPTURE: std::sync::OnceLock<Capture> = std::sync::OnceLock::new();
+    CAPTURE.get_or_init(|| {
+        let capture = Capture::default();
+        let me = capture.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::new("trace,mysql_async=info"))
+            .with_writer(move || me.clone())
+            .with_ansi(false)
+            .finish();
+        tracing::subscriber::set_global_default(subscriber)
+            .expect("no other global subscriber in this test binary");
+        capture
+    })
+}
+
+impl Capture {
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Single user
+
+#[tokio::test]
+async fn single_user_rotates_three_times_without_plaintext_or_failed_login() {
+    let Some(my) = require_mysql() else { return };
+    let _serial = serial().await;
+    let user = unique_name("rw_my_single");
+    let users = vec![(user.clone(), "%".to_owned())];
+    let body = {
+        let my = my.clone();
+        let user = user.clone();
+        async move {
+            let capture = capture();
+            let mut admin = my.admin().await;
+            let initial = hexpw();
+            create_user(&mut admin, &user, "%", &initial).await;
+            let store = Arc::new(MemoryStore::new());
+            let arn = store
+                .insert_secret("my/single", &secret_value(&my, &user, &initial, None))
+                .unwrap();
+            let rotator = Arc::new(MysqlRotator::new(options(&my, MysqlStrategy::Single)));
+            let driver = Driver::new(store.clone(), rotator.clone());
+            let service = LocalService::new(store.clone());
+            let log = my.log_cursor();
+            let mut values = vec![value_of(&store, &arn, AWSCURRENT).await];
+            let mut rotation_log = String::new();
+            let mut denied = 0;
+            for round in 1..=3 {
+                let window = my.log_cursor();
+                let before = access_denied(&mut admin).await;
+                let started = Instant::now();
+                let run = service
+                    .rotate(&arn, &driver)
+                    .await
+                    .unwrap_or_else(|e| panic!("rotation {round} failed: {e}"));
+                let took = started.elapsed();
+                denied += access_denied(&mut admin).await - before;
+                eprintln!("single rotation {round}: {took:?} {:?}", run.steps);
+                rotation_log.push_str(&log_until_now(&mut admin, &window).await);
+                let current = value_of(&store, &arn, AWSCURRENT).await;
+                assert!(
+                    rotator.login_works(&current).await.unwrap(),
+                    "round {round}: AWSCURRENT logs in"
+                );
+                assert!(
+                    !rotator.login_works(values.last().unwrap()).await.unwrap(),
+                    "round {round}: the old password no longer logs in"
+                );
+                values.push(current);
+            }
+            assert_eq!(
+                denied, 0,
+                "Access_denied_errors grew during normal rotations"
+            );
+            assert_eq!(failed_logins(&rotation_log, &user), 0);
+            // Positive control for the failed-login counters: one deliberate bad login.
+            let window = my.log_cursor();
+            let before = access_denied(&mut admin).await;
+            assert!(!rotator.login_works(&values[0]).await.unwrap());
+            assert_eq!(
+                access_denied(&mut admin).await - before,
+                1,
+                "the counter sees a bad login"
+            );
+            assert_eq!(
+                failed_logins(&log_until_now(&mut admin, &window).await, &user),
+                1
+            );
+
+            // Unknown keys kept with their types.
+            let last: Value =
+                serde_json::from_str(values.last().unwrap().as_string().unwrap().expose_secret())
+                    .unwrap();
+            assert_eq!(last["note"], json!({"kept": [1, "two", null]}));
+            assert_eq!(last["port"], json!(port(&my)));
+
+            let text = log_until_now(&mut admin, &log).await;
+            // Positive control: the general log captures the password statement, with the
+            // hash of each new password.
+            for v in &values[1..] {
+                let hash = native_hash(&SecretString::from(password_of(v)));
+                assert!(
+                    text.contains(&format!("SET PASSWORD = '{hash}'")),
+                    "the log shows the hashed statement"
+                );
+            }
+            for v in &values {
+                assert!(
+                    !text.contains(&password_of(v)),
+                    "plaintext in the server log"
+                );
+            }
+            let traced = capture.text();
+            for v in &values {
+                assert!(
+                    !traced.contains(&password_of(v)),
+                    "password in the tracing output"
+                );
+            }
+            assert!(
+                traced.contains("password changed"),
+                "positive control: the capture works"
+            );
+        }
+    };
+    run_then_cleanup(body, cleanup(my.clone(), users, vec![])).await;
+}
+
+#[tokio::test]
+async fn single_conformance() {
+    let Some(my) = require_mysql() else { return };
+    let _serial = serial().await;
+    let user = unique_name("rw_my_conf_s");
+    let users = vec![(user.clone(), "%".to_owned())];
+    let body = {
+        let my = my.clone();
+        async move {
+            let mut admin = my.admin().await;
+            let initial = hexpw();
+            create_user(&mut admin, &user, "%", &initial).await;
+            let rotator = Arc::new(MysqlRotator::new(options(&my, MysqlStrategy::Single)));
+            let started = Instant::now();
+            let report = Conformance::new(
+                rotator.clone(),
+                Arc::new(LoginTarget(rotator)),
+                secret_value(&my, &user, &initial, None),
+                Strategy::SingleUser,
+            )
+            .with_secret_name("my/conformance-single")
+            .run()
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+            eprintln!("single conformance: {report} in {:?}", started.elapsed());
+        }
+    };
+    run_then_cleanup(body, cleanup(my.clone(), users, vec![])).await;
+}
+
+// ---------------------------------------------------------------------------------------
+// Alternating users
+
+struct Pair {
+    store: Arc<MemoryStore>,
+    arn: String,
+    rotator: Arc<MysqlRotator>,
+}
+
+/// A master, a database and a base user `base@host` with SELECT, INSERT on the database
+/// and a column grant, REQUIRE SSL.
+async fn alternating_pair(
+    my: &MysqlService,
+    admin: &mut Conn,
+    base: &str,
+    host: &str,
+    master: &str,
+    db: &str,
+) -> Pair {
+    let master_pw = hexpw();
+    create_master(admin, master, &master_pw).await;
+    run(admin, &format!("CREATE DATABASE `{db}`")).await;
+    run(admin, &format!("CREATE TABLE `{db}`.t (a int, b int)")).await;
+    let initial = hexpw();
+    create_user(admin, base, host, &initial).await;
+    let acct = account(base, host);
+    run(
+        admin,
+        &format!("GRANT SELECT, INSERT ON `{db}`.* TO {acct}"),
+    )
+    .await;
+    run(admin, &format!("GRANT UPDATE (`a`) ON `{db}`.t TO {acct}")).await;
+    run(
+        admin,
+        &format!("ALTER USER {acct} REQUIRE SSL WITH MAX_USER_CONNECTIONS 7"),
+    )
+    .await;
+    let store = Arc::new(MemoryStore::new());
+    let marn = store
+        .insert_secret(
+            &format!("my/master/{master}"),
+            &secret_value(my, master, &master_pw, None),
+        )
+        .unwrap();
+    let arn = store
+        .insert_secret(
+            &format!("my/alt/{master}"),
+            &secret_value(my, base, &initial, Some(&marn)),
+        )
+        .unwrap();
+    Pair {
+        store,
+        arn,
+        rotator: Arc::new(MysqlRotator::new(options(my, MysqlStrategy::Alternating))),
+    }
+}
+
+/// The clone's grants equal the base's.
+async fn assert_same_grants(admin: &mut Conn, base: &str, clone: &str, host: &str, when: &str) {
+    let b = grants_of(admin, base, host).await;
+    let c = grants_of(admin, clone, host).await;
+    assert_eq!(b, c, "{when}: the clone's grants equal the base's");
+    let limits = |u: &str| {
+        format!(
+            "SELECT CAST(ssl_type AS CHAR), CAST(max_user_connections AS SIGNED) FROM mysql.user WHERE User = '{u}' AND Host = '{host}'"
+        )
+    };
+    let lb: Option<(String, i64)> = admin.query_first(limits(base)).await.unwrap();
+    let lc: Option<(String, i64)> = admin.query_first(limits(clone)).await.unwrap();
+    assert_eq!(lb, lc, "{when}: TLS requirement and limits copied");
+    assert_eq!(lc.unwrap().0, "ANY", "REQUIRE SSL");
+}
+
+#[tokio::test]
+async fn alternating_rotates_three_times_and_grants_follow_the_base_user() {
+    let Some(my) = require_mysql() else { return };
+    let _serial = serial().await;
+    let base = unique_name("rw_my_alt");
+    let master = unique_name("rw_my_master");
+    let db = unique_name("rw_my_db");
+    let clone = format!("{base}_clone");
+    let users = vec![
+        (clone.clone(), "%".to_owned()),
+        (base.clone(), "%".to_owned()),
+        (master.clone(), "%".to_owned()),
+    ];
+    let body = {
+        let my = my.clone();
+        let db = db.clone();
+        async move {
+            let capture = capture();
+            let mut admin = my.admin().await;
+            let Pair {
+                store,
+                arn,
+                rotator,
+            } = alternating_pair(&my, &mut admin, &base, "%", &master, &db).await;
+            let driver = Driver::new(store.clone(), rotator.clone());
+            let service = LocalService::new(store.clone());
+            let log = my.log_cursor();
+            let mut values = vec![value_of(&store, &arn, AWSCURRENT).await];
+            let mut rotation_log = String::new();
+            let mut denied = 0;
+            for round in 1..=3 {
+                match round {
+                    // Between rotations the DBA changes the base user's grants.
+                    2 => {
+                        run(
+                            &mut admin,
+                            &format!("REVOKE INSERT ON `{db}`.* FROM {}", account(&base, "%")),
+                        )
+                        .await
+                    }
+                    3 => {
+                        run(
+                            &mut admin,
+                            &format!(
+                                "REVOKE UPDATE (`a`) ON `{db}`.t FROM {}",
+                                account(&base, "%")
+                            ),
+                        )
+                        .await;
+                        run(
+                            &mut admin,
+                            &format!("GRANT DELETE ON `{db}`.* TO {}", account(&base, "%")),
+                        )
+                        .await;
+                    }
+                    _ => {}
+                }
+                let window = my.log_cursor();
+                let before = access_denied(&mut admin).await;
+                let started = Instant::now();
+                let run = service
+                    .rotate(&arn, &driver)
+                    .await
+                    .unwrap_or_else(|e| panic!("rotation {round}: {e}"));
+                let took = started.elapsed();
+                denied += access_denied(&mut admin).await - before;
+                eprintln!("alternating rotation {round}: {took:?} {:?}", run.steps);
+                rotation_log.push_str(&log_until_now(&mut admin, &window).await);
+                let current = value_of(&store, &arn, AWSCURRENT).await;
+                assert_eq!(
+                    username_of(&current),
+                    if round % 2 == 1 {
+                        clone.clone()
+                    } else {
+                        base.clone()
+                    }
+                );
+                assert!(
+                    rotator.login_works(&current).await.unwrap(),
+                    "round {round}: current"
+                );
+                assert!(
+                    rotator.login_works(values.last().unwrap()).await.unwrap(),
+                    "round {round}: previous still works"
+                );
+                if values.len() >= 2 {
+                    assert!(
+                        !rotator
+                            .login_works(&values[values.len() - 2])
+                            .await
+                            .unwrap(),
+                        "round {round}: the value two rotations old no longer works"
+                    );
+                }
+                assert_same_grants(&mut admin, &base, &clone, "%", &format!("round {round}")).await;
+                values.push(current);
+            }
+            let clone_grants = grants_of(&mut admin, &clone, "%").await;
+            let privs: Vec<String> = clone_grants
+                .privileges
+                .iter()
+                .map(|g| g.privilege.clone())
+                .collect();
+            assert_eq!(
+                privs,
+                ["DELETE", "SELECT"],
+                "revoked from the base: revoked from the clone"
+            );
+            assert_eq!(
+                denied, 0,
+                "Access_denied_errors grew during normal rotations"
+            );
+            for u in [&base, &clone, &master] {
+                assert_eq!(failed_logins(&rotation_log, u), 0, "failed logins for {u}");
+            }
+            assert!(
+                rotation_log.contains(&format!("{master}@localhost on")),
+                "the log shows the master's login"
+            );
+
+            let text = log_until_now(&mut admin, &log).await;
+            let h1 = native_hash(&SecretString::from(password_of(&values[1])));
+            assert!(
+                text.contains(&format!(
+                    "CREATE USER {} IDENTIFIED BY PASSWORD '{h1}'",
+                    account(&clone, "%")
+                )),
+                "positive control: the CREATE USER line with the hash is logged"
+            );
+            let h2 = native_hash(&SecretString::from(password_of(&values[2])));
+            assert!(text.contains(&format!(
+                "ALTER USER {} IDENTIFIED BY PASSWORD '{h2}'",
+                account(&base, "%")
+            )));
+            for v in &values {
+                assert!(
+                    !text.contains(&password_of(v)),
+                    "plaintext in the server log"
+                );
+            }
+            // The base's hash (printed by SHOW GRANTS) is never replayed onto the clone.
+            let base_hash = native_hash(&SecretString::from(password_of(&values[0])));
+            assert!(!text.contains(&format!("TO {} IDENTIFIED", account(&clone, "%"))));
+            assert_eq!(
+                text.matches(&base_hash).count(),
+                0,
+                "the base's original hash is never sent"
+            );
+            let traced = capture.text();
+            for v in &values {
+                assert!(!traced.contains(&password_of(v)));
+            }
+        }
+    };
+    run_then_cleanup(body, cleanup(my.clone(), users, vec![db])).await;
+}
+
+#[tokio::test]
+async fn alternating_keeps_the_current_users_host() {
+    let Some(my) = require_mysql() else { return };
+    let _serial = serial().await;
+    let base = unique_name("rw_my_local");
+    let multi = unique_name("rw_my_multi");
+    let master = unique_name("rw_my_lm");
+    let db = unique_name("rw_my_ldb");
+    let role = unique_name("rw_my_role");
+    let users = vec![
+        (format!("{base}_clone"), "localhost".to_owned()),
+        (base.clone(), "localhost".to_owned()),
+        (format!("{multi}_clone"), "localhost".to_owned()),
+        (multi.clone(), "localhost".to_owned()),
+        (multi.clone(), "%".to_owned()),
+        (master.clone(), "%".to_owned()),
+    ];
+    let body = {
+        let my = my.clone();
+        let db = db.clone();
+        let role = role.clone();
+        async move {
+            let mut admin = my.admin().await;
+            let Pair {
+                store,
+                arn,
+                rotator,
+            } = alternating_pair(&my, &mut admin, &base, "localhost", &master, &db).await;
+            // A role and a default role, carried to the clone (the master holds ADMIN OPTION).
+            run(&mut admin, &format!("CREATE ROLE `{role}`")).await;
+            run(&mut admin, &format!("GRANT SELECT ON `{db}`.t TO `{role}`")).await;
+            run(
+                &mut admin,
+                &format!(
+                    "GRANT `{role}` TO {} WITH ADMIN OPTION",
+                    account(&master, "%")
+                ),
+            )
+            .await;
+            run(
+                &mut admin,
+                &format!("GRANT `{role}` TO {}", account(&base, "localhost")),
+            )
+            .await;
+            run(
+                &mut admin,
+                &format!(
+                    "SET DEFAULT ROLE `{role}` FOR {}",
+                    account(&base, "localhost")
+                ),
+            )
+            .await;
+            let driver = Driver::new(store.clone(), rotator.clone());
+            let service = LocalService::new(store.clone());
+            let clone = format!("{base}_clone");
+            for round in 1..=3 {
+                service
+                    .rotate(&arn, &driver)
+                    .await
+                    .unwrap_or_else(|e| panic!("rotation {round}: {e}"));
+                let current = value_of(&store, &arn, AWSCURRENT).await;
+                assert!(rotator.login_works(&current).await.unwrap());
+                assert_eq!(
+                    hosts_of(&mut admin, &clone).await,
+                    ["localhost"],
+                    "the clone has the base's host"
+                );
+                assert_same_grants(
+                    &mut admin,
+                    &base,
+                    &clone,
+                    "localhost",
+                    &format!("round {round}"),
+                )
+                .await;
+            }
+            let g = grants_of(&mut admin, &clone, "localhost").await;
+            assert_eq!(g.roles.len(), 1, "the clone holds the role");
+            assert_eq!(g.default_role.map(|r| r.name), Some(role.clone()));
+            // A user defined on two hosts: the account the login matches (localhost, the
+            // more specific one) is rotated and cloned; the '%' account is left alone.
+            let pw = hexpw();
+            create_user(&mut admin, &multi, "localhost", &pw).await;
+            create_user(&mut admin, &multi, "%", "other-host-password").await;
+            run(
+                &mut admin,
+                &format!(
+                    "GRANT SELECT ON `{db}`.* TO {}",
+                    account(&multi, "localhost")
+                ),
+            )
+            .await;
+            let marn = MysqlSecret::parse(&value_of(&store, &arn, AWSCURRENT).await)
+                .unwrap()
+                .masterarn
+                .unwrap();
+            let multi_arn = store
+                .insert_secret("my/multi", &secret_value(&my, &multi, &pw, Some(&marn)))
+                .unwrap();
+            let pct_before: Option<String> = admin
+                .exec_first(
+                    "SELECT authentication_string FROM mysql.user WHERE User = ? AND Host = '%'",
+                    (&multi,),
+                )
+                .await
+                .unwrap();
+            service
+                .rotate(&multi_arn, &driver)
+                .await
+                .unwrap_or_else(|e| panic!("multi-host: {e}"));
+            assert_eq!(
+                hosts_of(&mut admin, &format!("{multi}_clone")).await,
+                ["localhost"]
+            );
+            let pct_after: Option<String> = admin
+                .exec_first(
+                    "SELECT authentication_string FROM mysql.user WHERE User = ? AND Host = '%'",
+                    (&multi,),
+                )
+                .await
+                .unwrap();
+            assert_eq!(pct_before, pct_after, "the '%' account is untouched");
+            assert!(
+                rotator
+                    .login_works(&value_of(&store, &multi_arn, AWSCURRENT).await)
+                    .await
+                    .unwrap()
+            );
+        }
+    };
+    run_then_cleanup(body, async {
+        cleanup(my.clone(), users, vec![db]).await;
+        let mut admin = my.admin().await;
+        let _ = admin
+            .query_drop(format!("DROP ROLE IF EXISTS `{role}`"))
+            .await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn alternating_conformance() {
+    let Some(my) = require_mysql() else { return };
+    let _serial = serial().await;
+    let base = unique_name("rw_my_conf_alt");
+    let master = unique_name("rw_my_conf_m");
+    let db = unique_name("rw_my_cdb");
+    let users = vec![
+        (format!("{base}_clone"), "%".to_owned()),
+        (base.clone(), "%".to_owned()),
+        (master.clone(), "%".to_owned()),
+    ];
+    let body = {
+        let my = my.clone();
+        let db = db.clone();
+        async move {
+            let mut admin = my.admin().await;
+            let Pair {
+                store,
+                arn,
+                rotator,
+            } = alternating_pair(&my, &mut admin, &base, "%", &master, &db).await;
+            let initial = value_of(&store, &arn, AWSCURRENT).await;
+            let started = Instant::now();
+            let report = Conformance::new(
+                rotator.clone(),
+                Arc::new(LoginTarget(rotator)),
+                initial,
+                Strategy::AlternatingUsers,
+            )
+            .with_store(store)
+            .with_secret_name("my/conformance-alt")
+            .run()
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+            eprintln!(
+                "alternating conformance: {report} in {:?}",
+                started.elapsed()
+            );
+        }
+    };
+    run_then_cleanup(body, cleanup(my.clone(), users, vec![db])).await;
+}
+
+// ---------------------------------------------------------------------------------------
+// Nasty inputs and limits
+
+#[tokio::test]
+async fn literals_read_back_exactly_under_both_sql_modes() {
+    let Some(my) = require_mysql() else { return };
+    let _serial = serial().await;
+    let mut admin = my.admin().await;
+    let nasty = format!("a'b\"c\\d`e ü%_{}\\", rotwise_core::password::PUNCTUATION);
+    for mode in [
+        "",
+        "NO_BACKSLASH_ESCAPES",
+        "ANSI_QUOTES,NO_BACKSLASH_ESCAPES",
+        "ANSI_QUOTES",
+    ] {
+        run(&mut admin, &format!("SET SESSION sql_mode = '{mode}'")).await;
+        let (sql_mode,): (String,) = admin
+            .query_first("SELECT @@SESSION.sql_mode")
+            .await
+            .unwrap()
+            .unwrap();
+        let lit = Literals::from_sql_mode(&sql_mode);
+        let back: Option<String> = admin
+            .query_first(format!("SELECT {}", lit.quote(&nasty)))
+            .await
+            .unwrap();
+        assert_eq!(back.as_deref(), Some(nasty.as_str()), "sql_mode {mode:?}");
+        // The other quoting would be wrong under this mode: the check can fail.
+        let wrong = Literals {
+            backslash_escapes: !lit.backslash_escapes,
+        };
+        let back: Result<Option<String>, _> = admin
+            .query_first(format!("SELECT {}", wrong.quote(&nasty)))
+            .await;
+        assert_ne!(back.ok().flatten().as_deref(), Some(nasty.as_str()));
+    }
+}
+
+#[tokio::test]
+async fn nasty_usernames_and_passwords_rotate() {
+    let Some(my) = require_mysql() else { return };
+    let _serial = serial().await;
+    let tag = &unique_name("n")[2..];
+    let nasty: Vec<String> = [
+        r#"a"b"#,
+        "O'Neil",
+        "user name",
+        "ünï",
+        "back`tick",
+        r"back\slash",
+        r"'; DROP USER x; --",
+    ]
+    .iter()
+    .map(|n| format!("{n}{tag}"))
+    .collect();
+    let at_limit = format!("{}{tag}", "l".repeat(128 - tag.len()));
+    let master = unique_name("rw_my_nasty_m");
+    let mut users: Vec<(String, String)> = nasty
+        .iter()
+        .flat_map(|n| {
+            [
+                (format!("{n}_clone"), "%".to_owned()),
+                (n.clone(), "%".to_owned()),
+            ]
+        })
+        .collect();
+    users.push((at_limit.clone(), "%".to_owned()));
+    users.push((master.clone(), "%".to_owned()));
+    let body = {
+        let my = my.clone();
+        async move {
+            let mut admin = my.admin().await;
+            let punct = rotwise_core::password::PUNCTUATION;
+            let all_punct = format!("Aa1 {punct}");
+            let policy = PasswordPolicy {
+                length: 48,
+                exclude_characters: String::new(),
+                include_space: true,
+                ..PasswordPolicy::default()
+            };
+            let log = my.log_cursor();
+            let mut seen = vec![all_punct.clone()];
+            let master_pw = hexpw();
+            create_master(&mut admin, &master, &master_pw).await;
+            let store = Arc::new(MemoryStore::new());
+            let marn = store
+                .insert_secret(
+                    "my/nasty-master",
+                    &secret_value(&my, &master, &master_pw, None),
+                )
+                .unwrap();
+            for strategy in [MysqlStrategy::Single, MysqlStrategy::Alternating] {
+                let list: Vec<&String> = match strategy {
+                    MysqlStrategy::Single => nasty.iter().chain([&at_limit]).collect(),
+                    MysqlStrategy::Alternating => nasty.iter().collect(),
+                };
+                for user in list {
+                    let pw = format!("{all_punct}{}", seen.len());
+                    run(
+                        &mut admin,
+                        &format!("DROP USER IF EXISTS {}", account(user, "%")),
+                    )
+                    .await;
+                    create_user(&mut admin, user, "%", &pw).await;
+                    let masterarn =
+                        (strategy == MysqlStrategy::Alternating).then_some(marn.as_str());
+                    let arn = store
+                        .insert_secret(
+                            &format!("my/nasty/{strategy}/{}", seen.len()),
+                            &secret_value(&my, user, &pw, masterarn),
+                        )
+                        .unwrap();
+                    seen.push(pw);
+                    let rotator = Arc::new(MysqlRotator::new(options(&my, strategy)));
+                    let driver = Driver::new(store.clone(), rotator.clone())
+                        .with_passwords(PasswordSource::Local(policy.clone()));
+                    let service = LocalService::new(store.clone());
+                    for round in 0..2 {
+                        service
+                            .rotate(&arn, &driver)
+                            .await
+                            .unwrap_or_else(|e| panic!("{strategy} {user:?} round {round}: {e}"));
+                        let current = value_of(&store, &arn, AWSCURRENT).await;
+                        assert!(
+                            rotator.login_works(&current).await.unwrap(),
+                            "{strategy} {user:?}"
+                        );
+                        seen.push(password_of(&current));
+                    }
+                    assert_eq!(
+                        hosts_of(&mut admin, user).await,
+                        ["%"],
+                        "{user:?} exists under its exact name"
+                    );
+                    if strategy == MysqlStrategy::Alternating {
+                        assert_eq!(hosts_of(&mut admin, &format!("{user}_clone")).await, ["%"]);
+                    }
+                }
+            }
+            let text = log_until_now(&mut admin, &log).await;
+            assert!(
+                text.contains("IDENTIFIED BY PASSWORD '*"),
+                "positive control"
+            );
+            assert!(text.contains("SET PASSWORD = '*"), "positive control");
+            for p in seen.iter().skip(1) {
+                assert!(!text.contains(p.as_str()), "plaintext in the server log");
+            }
+            assert!(
+                seen.iter()
+                    .skip(1)
+                    .any(|p| p.chars().filter(|c| punct.contains(*c)).count() > 3)
+            );
+        }
+    };
+    run_then_cleanup(body, cleanup(my.clone(), users, vec![])).await;
+}
+
+#[tokio::test]
+async fn usernames_over_the_limit_are_refused_before_anything_changes() {
+    let Some(my) = require_mysql() else { return };
+    let _serial = serial().await;
+    let tag = &unique_name("l")[2..];
+    // 122 characters + "_clone" = 128: fits MariaDB's limit.
+    let fits = format!("{}{tag}", "f".repeat(122 - tag.len()));
+    // 123 + 6 = 129: over.
+    let over = format!("{}{tag}", "o".repeat(123 - tag.len()));
+    let master = unique_name("rw_my_lim_m");
+    let users = vec![
+        (format!("{fits}_clone"), "%".to_owned()),
+        (fits.clone(), "%".to_owned()),
+        (format!("{over}_clone"), "%".to_owned()),
+        (over.clone(), "%".to_owned()),
+        (master.clone(), "%".to_owned()),
+    ];
+    let body = {
+        let my = my.clone();
+        async move {
+            let mut admin = my.admin().await;
+            let master_pw = hexpw();
+            create_master(&mut admin, &master, &master_pw).await;
+            let store = Arc::new(MemoryStore::new());
+            let marn = store
+                .insert_secret(
+                    "my/lim-master",
+                    &secret_value(&my, &master, &master_pw, None),
+                )
+                .unwrap();
+            let service = LocalService::new(store.clone());
+            let alt = |limit: Option<usize>| {
+                Driver::new(
+                    store.clone(),
+                    Arc::new(MysqlRotator::new(MysqlOptions {
+                        username_limit: limit,
+                        ..options(&my, MysqlStrategy::Alternating)
+                    })),
+                )
+            };
+            // At the limit: rotates.
+            let pw = hexpw();
+            create_user(&mut admin, &fits, "%", &pw).await;
+            let arn = store
+                .insert_secret("my/fits", &secret_value(&my, &fits, &pw, Some(&marn)))
+                .unwrap();
+            service
+                .rotate(&arn, &alt(None))
+                .await
+                .unwrap_or_else(|e| panic!("{e}"));
+            assert_eq!(hosts_of(&mut admin, &format!("{fits}_clone")).await, ["%"]);
+
+            // Over the engine's documented limit: createSecret refuses, no DB session.
+            let pw = hexpw();
+            create_user(&mut admin, &over, "%", &pw).await;
+            let arn = store
+                .insert_secret("my/over", &secret_value(&my, &over, &pw, Some(&marn)))
+                .unwrap();
+            let log = my.log_cursor();
+            let err = service.rotate(&arn, &alt(None)).await.unwrap_err();
+            assert_eq!(
+                err.step,
+                Some(rotwise_core::Step::CreateSecret),
+                "{}",
+                err.message
+            );
+            assert!(
+                err.message.contains("would exceed 128 characters"),
+                "{}",
+                err.message
+            );
+            assert!(
+                store
+                    .get_secret_value(&arn, None, Some(AWSPENDING))
+                    .await
+                    .is_err(),
+                "no pending value"
+            );
+            let text = log_until_now(&mut admin, &log).await;
+            assert!(
+                !text.contains(&format!("{over}@")),
+                "no session for the user in createSecret"
+            );
+            // AWS's USERNAME_CHARACTER_LIMIT style option.
+            let short = store
+                .insert_secret(
+                    "my/short",
+                    &secret_value(&my, "abcdefghijk", "pw", Some(&marn)),
+                )
+                .unwrap();
+            let err = service.rotate(&short, &alt(Some(16))).await.unwrap_err();
+            assert!(
+                err.message.contains("would exceed 16 characters"),
+                "{}",
+                err.message
+            );
+
+            // A configured limit above the server's: setSecret checks the server before
+            // changing anything.
+            let store2 = Arc::new(MemoryStore::new());
+            let marn2 = store2
+                .insert_secret(
+                    "my/lim-master",
+                    &secret_value(&my, &master, &master_pw, None),
+                )
+                .unwrap();
+            let arn2 = store2
+                .insert_secret("my/over2", &secret_value(&my, &over, &pw, Some(&marn2)))
+                .unwrap();
+            let driver = Driver::new(
+                store2.clone(),
+                Arc::new(MysqlRotator::new(MysqlOptions {
+                    username_limit: Some(1000),
+                    ..options(&my, MysqlStrategy::Alternating)
+                })),
+            );
+            let err = LocalService::new(store2.clone())
+                .rotate(&arn2, &driver)
+                .await
+                .unwrap_err();
+            assert_eq!(
+                err.step,
+                Some(rotwise_core::Step::SetSecret),
+                "{}",
+                err.message
+            );
+            assert!(
+                err.message.contains("would exceed 128 characters"),
+                "{}",
+                err.message
+            );
+            assert!(
+                hosts_of(&mut admin, &format!("{over}_clone"))
+                    .await
+                    .is_empty(),
+                "no clone created"
+            );
+            let mut s = my
+                .connect_as(&over, &pw)
+                .await
+                .expect("the base password is unchanged");
+            s.query_drop("SELECT 1").await.unwrap();
+        }
+    };
+    run_then_cleanup(body, cleanup(my.clone(), users, vec![])).await;
+}
+
+// ---------------------------------------------------------------------------------------
+// TLS, errors, timeouts
+
+async fn tls_of(mut conn: Conn) -> String {
+    let row: Option<(String, String)> = conn
+        .query_first("SHOW SESSION STATUS LIKE 'Ssl_version'")
+        .await
+        .unwrap();
+    let _ = conn.disconnect().await;
+    row.unwrap().1
+}
+
+#[tokio::test]
+async fn tls_modes_against_the_server() {
+    let Some(my) = require_mysql() else { return };
+    let _serial = serial().await;
+    let user = unique_name("rw_my_tls");
+    let users = vec![(user.clone(), "%".to_owned())];
+    let body = {
+        let my = my.clone();
+        let user = user.clone();
+        async move {
+            let mut admin = my.admin().await;
+            let pw = hexpw();
+            create_user(&mut admin, &user, "%", &pw).await;
+            let secret = MysqlSecret::parse_str(&secret_value(&my, &user, &pw, None)).unwrap();
+            let with = |tls: TlsMode, ca: &std::path::Path| {
+                MysqlRotator::new(MysqlOptions {
+                    tls: Some(tls),
+                    ca_file: Some(ca.to_path_buf()),
+                    ..MysqlOptions::default()
+                })
+            };
+            assert!(
+                tls_of(
+                    with(TlsMode::VerifyFull, &my.ca)
+                        .connect(&secret)
+                        .await
+                        .unwrap()
+                )
+                .await
+                .starts_with("TLS")
+            );
+            assert!(
+                tls_of(
+                    with(TlsMode::Require, &my.ca)
+                        .connect(&secret)
+                        .await
+                        .unwrap()
+                )
+                .await
+                .starts_with("TLS")
+            );
+            assert_eq!(
+                tls_of(
+                    with(TlsMode::Disable, &my.ca)
+                        .connect(&secret)
+                        .await
+                        .unwrap()
+                )
+                .await,
+                ""
+            );
+            for mode in [TlsMode::VerifyFull, TlsMode::Require] {
+                let err = with(mode, &my.other_ca).connect(&secret).await.unwrap_err();
+                let msg = err.to_string();
+                assert!(
+                    msg.contains("TLS") && msg.contains("UnknownIssuer"),
+                    "{mode}: {msg}"
+                );
+                assert!(!err.is_auth_refused());
+                assert!(!msg.contains(&pw));
+            }
+            // A host name the certificate does not hold (`vm` resolves to 127.0.0.1 here):
+            // verify-full refuses, require accepts (chain still verified).
+            let by_other_name =
+                MysqlSecret::parse_str(&secret_at(&my, "vm", &user, &pw, None)).unwrap();
+            if tokio::net::lookup_host(("vm", 1)).await.is_ok() {
+                let err = with(TlsMode::VerifyFull, &my.ca)
+                    .connect(&by_other_name)
+                    .await
+                    .unwrap_err();
+                assert!(err.to_string().contains("NotValidForName"), "{err}");
+                assert!(
+                    tls_of(
+                        with(TlsMode::Require, &my.ca)
+                            .connect(&by_other_name)
+                            .await
+                            .unwrap()
+                    )
+                    .await
+                    .starts_with("TLS")
+                );
+                assert!(
+                    with(TlsMode::Require, &my.other_ca)
+                        .connect(&by_other_name)
+                        .await
+                        .is_err()
+                );
+            } else {
+                eprintln!("SKIPPED part: the name `vm` does not resolve here");
+            }
+
+            // The secret's ssl key: true → verify-full; absent → prefer.
+            let from_secret = |ca: &std::path::Path| {
+                MysqlRotator::new(MysqlOptions {
+                    ca_file: Some(ca.to_path_buf()),
+                    ..MysqlOptions::default()
+                })
+            };
+            assert!(
+                from_secret(&my.other_ca).connect(&secret).await.is_err(),
+                "ssl: true is verify-full"
+            );
+            let mut v: Value = serde_json::from_str(&secret_value(&my, &user, &pw, None)).unwrap();
+            v.as_object_mut().unwrap().remove("ssl");
+            let no_ssl_key = MysqlSecret::parse_str(&v.to_string()).unwrap();
+            let capture = capture();
+            let warnings = |t: &str| t.matches("WITHOUT TLS").count();
+            let before = warnings(&capture.text());
+            let c = from_secret(&my.other_ca)
+                .connect(&no_ssl_key)
+                .await
+                .unwrap();
+            assert_eq!(tls_of(c).await, "", "fell back to plaintext");
+            let traced = capture.text();
+            assert_eq!(
+                warnings(&traced),
+                before + 1,
+                "exactly one warning for the fallback"
+            );
+            assert!(
+                traced.contains("WARN")
+                    && traced.contains("host=127.0.0.1")
+                    && traced.contains("UnknownIssuer")
+            );
+            assert!(!traced.contains(&pw));
+            let c = from_secret(&my.ca).connect(&no_ssl_key).await.unwrap();
+            assert!(tls_of(c).await.starts_with("TLS"));
+            assert_eq!(
+                warnings(&capture.text()),
+                before + 1,
+                "no warning with TLS working"
+            );
+        }
+    };
+    run_then_cleanup(body, cleanup(my.clone(), users, vec![])).await;
+}
+
+#[tokio::test]
+async fn wrong_passwords_give_errors_naming_the_credential_and_no_password() {
+    let Some(my) = require_mysql() else { return };
+    let _serial = serial().await;
+    let user = unique_name("rw_my_wrong");
+    let master = unique_name("rw_my_wrong_m");
+    let users = vec![
+        (user.clone(), "%".to_owned()),
+        (master.clone(), "%".to_owned()),
+        (format!("{user}_clone"), "%".to_owned()),
+    ];
+    let body = {
+        let my = my.clone();
+        let user = user.clone();
+        async move {
+            let mut admin = my.admin().await;
+            create_user(&mut admin, &user, "%", &hexpw()).await;
+            // Single user, every credential wrong.
+            let canary = "canary-WRONG-pw-31";
+            let store = Arc::new(MemoryStore::new());
+            let arn = store
+                .insert_secret("my/wrong", &secret_value(&my, &user, canary, None))
+                .unwrap();
+            let driver = Driver::new(
+                store.clone(),
+                Arc::new(MysqlRotator::new(options(&my, MysqlStrategy::Single))),
+            );
+            let err = LocalService::new(store.clone())
+                .rotate(&arn, &driver)
+                .await
+                .unwrap_err();
+            let pending = password_of(
+                &store
+                    .get_secret_value(&arn, None, Some(AWSPENDING))
+                    .await
+                    .unwrap()
+                    .payload,
+            );
+            let msg = err.message;
+            eprintln!("single: {msg}");
+            assert!(
+                msg.contains(
+                    "Unable to log into database with previous, current, or pending secret"
+                ),
+                "{msg}"
+            );
+            assert!(
+                msg.contains("login with the current credentials")
+                    && msg.contains("login with the pending credentials"),
+                "{msg}"
+            );
+            assert!(msg.contains("Access denied"), "{msg}");
+            assert!(!msg.contains(canary) && !msg.contains(&pending), "{msg}");
+
+            // Alternating: the master's password is wrong.
+            let master_canary = "canary-MASTER-pw-77";
+            create_master(&mut admin, &master, &hexpw()).await;
+            let good = hexpw();
+            run(
+                &mut admin,
+                &format!(
+                    "ALTER USER {} IDENTIFIED BY PASSWORD '{}'",
+                    account(&user, "%"),
+                    native_hash(&SecretString::from(good.as_str()))
+                ),
+            )
+            .await;
+            let store = Arc::new(MemoryStore::new());
+            let marn = store
+                .insert_secret(
+                    "my/wrong-master",
+                    &secret_value(&my, &master, master_canary, None),
+                )
+                .unwrap();
+            let arn = store
+                .insert_secret(
+                    "my/wrong-child",
+                    &secret_value(&my, &user, &good, Some(&marn)),
+                )
+                .unwrap();
+            let driver = Driver::new(
+                store.clone(),
+                Arc::new(MysqlRotator::new(options(&my, MysqlStrategy::Alternating))),
+            );
+            let msg = LocalService::new(store.clone())
+                .rotate(&arn, &driver)
+                .await
+                .unwrap_err()
+                .message;
+            eprintln!("alternating: {msg}");
+            assert!(
+                msg.contains(&format!(
+                    "Unable to log into database using credentials in master secret {marn}"
+                )),
+                "{msg}"
+            );
+            assert!(
+                msg.contains("master credentials") && msg.contains("Access denied"),
+                "{msg}"
+            );
+            assert!(
+                !msg.contains(master_canary) && !msg.contains(&good),
+                "{msg}"
+            );
+            // Alternating: the current password is wrong (no confused deputy).
+            let store = Arc::new(MemoryStore::new());
+            let marn = store
+                .insert_secret("my/m", &secret_value(&my, &master, master_canary, None))
+                .unwrap();
+            let arn = store
+                .insert_secret("my/c", &secret_value(&my, &user, canary, Some(&marn)))
+                .unwrap();
+            let msg = LocalService::new(store.clone())
+                .rotate(
+                    &arn,
+                    &Driver::new(
+                        store.clone(),
+                        Arc::new(MysqlRotator::new(options(&my, MysqlStrategy::Alternating))),
+                    ),
+                )
+                .await
+                .unwrap_err()
+                .message;
+            assert!(
+                msg.contains("Unable to log into database using current credentials")
+                    && msg.contains("current credentials"),
+                "{msg}"
+            );
+            assert!(!msg.contains(canary), "{msg}");
+        }
+    };
+    run_then_cleanup(body, cleanup(my.clone(), users, vec![])).await;
+}
+
+#[tokio::test]
+async fn connect_timeout_is_enforced_and_named() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let hold = tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((s, _)) = listener.accept().await {
+            held.push(s);
+        }
+    });
+    let secret = MysqlSecret::parse_str(
+        &json!({"engine": "mysql", "host": "127.0.0.1", "port": addr.port(), "username": "u",
+                "password": "canary-timeout-pw", "ssl": false})
+        .to_string(),
+    )
+    .unwrap();
+    let rotator = MysqlRotator::new(MysqlOptions {
+        connect_timeout: Duration::from_millis(300),
+        ..MysqlOptions::default()
+    });
+    let started = Instant::now();
+    let err = rotator.connect(&secret).await.unwrap_err();
+    let took = started.elapsed();
+    eprintln!("timeout after {took:?}: {err}");
+    assert!(err.to_string().contains("timed out after 300 ms"), "{err}");
+    assert!(took < Duration::from_secs(2), "{took:?}");
+    assert!(!err.to_string().contains("canary"));
+    hold.abort();
+}
