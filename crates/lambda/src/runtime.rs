@@ -1,0 +1,156 @@
+//! The process: environment → configuration → store and rotator → `lambda_runtime`.
+
+use std::fmt;
+use std::process::ExitCode;
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Instant;
+
+use lambda_runtime::{Diagnostic, LambdaEvent, service_fn};
+use rotwise_core::{Driver, PasswordSource, RotationError, Rotator};
+use serde_json::Value;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use crate::config::{ConfigError, Env, LambdaConfig, Strategy};
+use crate::lazy_store::LazyAwsStore;
+use crate::logging::LogConfig;
+
+/// Lambda's variable for the Runtime API's `host:port`.
+pub const ENV_RUNTIME_API: &str = "AWS_LAMBDA_RUNTIME_API";
+
+/// The `errorType` of an init failure caused by the configuration.
+pub const CONFIG_ERROR_TYPE: &str = "InvalidConfiguration";
+
+/// What a rotation step's failure looks like to Lambda: `errorType` is
+/// [`RotationError::error_type`], `errorMessage` the error's text (AWS's text verbatim
+/// for the pre-checks). Neither ever holds a secret value.
+pub fn diagnostic(error: &RotationError) -> Diagnostic {
+    Diagnostic {
+        error_type: error.error_type().to_string(),
+        error_message: error.to_string(),
+    }
+}
+
+/// Handle one invocation: the event is parsed and validated by the driver (a malformed
+/// event changes nothing). Success returns `null`, as AWS's functions do.
+pub async fn handle(driver: &Driver, event: &Value) -> Result<Value, Diagnostic> {
+    match driver.handle_json(event).await {
+        Ok(_) => Ok(Value::Null),
+        Err(e) => Err(diagnostic(&e)),
+    }
+}
+
+/// Run a rotation Lambda: read the environment once, set up logs, check every variable
+/// (a bad one stops the function at init with a message naming it, reported to the
+/// Runtime API's `init/error` and on stderr), build the store and the rotator (no network
+/// call), then serve invocations with [`Driver::handle_json`].
+///
+/// `make_rotator` maps the parsed configuration onto the engine's options.
+/// `default_exclude_characters` is the engine's `EXCLUDE_CHARACTERS` default.
+pub fn run<T, F>(
+    engine: &'static str,
+    default_exclude_characters: &str,
+    make_rotator: F,
+) -> ExitCode
+where
+    T: FromStr + fmt::Debug,
+    T::Err: fmt::Display,
+    F: FnOnce(&LambdaConfig<T>) -> Result<Arc<dyn Rotator>, ConfigError>,
+{
+    let started = Instant::now();
+    let env = Env::from_process();
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(async move {
+        let log = LogConfig::from_env(&env);
+        log.as_ref().cloned().unwrap_or_default().install();
+        let init = log.and_then(|_| {
+            let config = LambdaConfig::<T>::from_env(&env, default_exclude_characters)?;
+            let rotator = make_rotator(&config)?;
+            Ok((config, rotator))
+        });
+        let (config, rotator) = match init {
+            Ok(ok) => ok,
+            Err(e) => {
+                tracing::error!(variable = %e.var, error = %e, "invalid configuration; the function cannot start");
+                eprintln!("rotwise {engine}: {e}");
+                report_init_error(&env, CONFIG_ERROR_TYPE, &e.to_string()).await;
+                return ExitCode::FAILURE;
+            }
+        };
+
+        // Configured on the first invocation: see LazyAwsStore.
+        let store = LazyAwsStore::new();
+        let driver = Arc::new(
+            Driver::new(Arc::new(store), rotator).with_passwords(config.passwords.clone()),
+        );
+        let tls = match &config.tls {
+            Some(mode) => format!("{mode:?}"),
+            None => "unset (the secret's ssl key decides)".to_string(),
+        };
+        tracing::info!(
+            engine,
+            rotator = driver.rotator().name(),
+            strategy = config.strategy.map_or("unset (masterarn decides)", Strategy::as_str),
+            tls,
+            ca_file = config.ca_file.as_deref().map(|p| p.display().to_string()),
+            connect_timeout_ms = config.connect_timeout.map(|d| d.as_millis() as u64),
+            endpoint = config.endpoint.as_deref().unwrap_or("(the region's)"),
+            passwords = match config.passwords {
+                PasswordSource::Local(_) => "local",
+                PasswordSource::Service(_) => "service",
+            },
+            init_ms = started.elapsed().as_secs_f64() * 1000.0,
+            "initialised"
+        );
+
+        let handler = service_fn(move |event: LambdaEvent<Value>| {
+            let driver = driver.clone();
+            async move { handle(&driver, &event.payload).await }
+        });
+        match lambda_runtime::run(handler).await {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                tracing::error!(error = %e, "the Lambda runtime stopped");
+                ExitCode::FAILURE
+            }
+        }
+    })
+}
+
+/// POST `init/error` to the Runtime API (best effort: Lambda also sees the exit status
+/// and stderr). A minimal HTTP/1.1 request: the runtime client is not built yet.
+async fn report_init_error(env: &Env, error_type: &str, message: &str) {
+    let Some(api) = env.get_set(ENV_RUNTIME_API) else {
+        return;
+    };
+    let body = serde_json::json!({"errorType": error_type, "errorMessage": message}).to_string();
+    let request = format!(
+        "POST /2018-06-01/runtime/init/error HTTP/1.1\r\nHost: {api}\r\n\
+         Lambda-Runtime-Function-Error-Type: Runtime.{error_type}\r\n\
+         Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    let send = async {
+        let mut stream = tokio::net::TcpStream::connect(api).await?;
+        stream.write_all(request.as_bytes()).await?;
+        let mut answer = Vec::new();
+        stream.read_to_end(&mut answer).await?;
+        Ok::<_, std::io::Error>(answer)
+    };
+    match tokio::time::timeout(std::time::Duration::from_secs(2), send).await {
+        Ok(Ok(_)) => {}
+        Ok(Err(e)) => {
+            tracing::warn!(error = %e, "could not report the init error to the Runtime API")
+        }
+        Err(_) => tracing::warn!("timed out reporting the init error to the Runtime API"),
+    }
+}

@@ -1,0 +1,354 @@
+//! The SAM templates in deploy/: least privilege, checked (cfn-lint validates syntax and
+//! types, not what a policy allows). Templates use long-form intrinsics so they parse as
+//! plain YAML.
+
+use std::path::PathBuf;
+
+use serde_json::{Value, json};
+
+const ROTATION_ACTIONS: [&str; 4] = [
+    "secretsmanager:DescribeSecret",
+    "secretsmanager:GetSecretValue",
+    "secretsmanager:PutSecretValue",
+    "secretsmanager:UpdateSecretVersionStage",
+];
+const KMS_ACTIONS: [&str; 3] = ["kms:Decrypt", "kms:DescribeKey", "kms:GenerateDataKey"];
+const LOG_ACTIONS: [&str; 2] = ["logs:CreateLogStream", "logs:PutLogEvents"];
+const RANDOM_PASSWORD: &str = "secretsmanager:GetRandomPassword";
+const VPC_POLICY: &str =
+    "arn:${AWS::Partition}:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole";
+
+fn templates() -> Vec<(PathBuf, Value)> {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../deploy");
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "yaml" || e == "yml") {
+            let text = std::fs::read_to_string(&path).unwrap();
+            let value: Value = serde_norway::from_str(&text)
+                .unwrap_or_else(|e| panic!("{}: not plain YAML: {e}", path.display()));
+            found.push((path, value));
+        }
+    }
+    assert!(!found.is_empty(), "no template in {}", dir.display());
+    found.sort_by(|a, b| a.0.cmp(&b.0));
+    found
+}
+
+/// A statement, with the condition it is under (`Fn::If`), if any.
+struct Stmt<'a> {
+    condition: Option<&'a str>,
+    body: &'a Value,
+}
+
+fn is_no_value(v: &Value) -> bool {
+    v == &json!({"Ref": "AWS::NoValue"})
+}
+
+fn statements(doc: &Value) -> Vec<Stmt<'_>> {
+    let mut out = Vec::new();
+    for s in doc["Statement"].as_array().into_iter().flatten() {
+        if let Some(args) = s.get("Fn::If").and_then(Value::as_array) {
+            let cond = args[0].as_str();
+            for branch in &args[1..] {
+                if !is_no_value(branch) {
+                    out.push(Stmt {
+                        condition: cond,
+                        body: branch,
+                    });
+                }
+            }
+        } else {
+            out.push(Stmt {
+                condition: None,
+                body: s,
+            });
+        }
+    }
+    out
+}
+
+fn strings(v: &Value) -> Vec<&Value> {
+    match v {
+        Value::Array(a) => a.iter().collect(),
+        other => vec![other],
+    }
+}
+
+/// Every branch of an `Fn::If`, flattened; other values as they are.
+fn branches(v: &Value) -> Vec<&Value> {
+    if let Some(args) = v.get("Fn::If").and_then(Value::as_array) {
+        args[1..].iter().flat_map(branches).collect()
+    } else {
+        strings(v)
+    }
+}
+
+fn all_strings<'a>(v: &'a Value, out: &mut Vec<&'a str>) {
+    match v {
+        Value::String(s) => out.push(s),
+        Value::Array(a) => a.iter().for_each(|x| all_strings(x, out)),
+        Value::Object(o) => o.values().for_each(|x| all_strings(x, out)),
+        _ => {}
+    }
+}
+
+/// What is wrong with the template's IAM policy and wiring (empty: nothing).
+fn violations(t: &Value) -> Vec<String> {
+    let mut bad = Vec::new();
+    let resources = t["Resources"].as_object().cloned().unwrap_or_default();
+    let params = &t["Parameters"];
+
+    // Exactly one "*" in all resources: GetRandomPassword's Resource.
+    let mut strs = Vec::new();
+    all_strings(&t["Resources"], &mut strs);
+    let stars = strs.iter().filter(|s| s.contains('*')).count();
+    if stars != 1 {
+        bad.push(format!(
+            "{stars} strings with '*' in Resources (only GetRandomPassword's \"*\" is allowed)"
+        ));
+    }
+
+    let mut saw = std::collections::BTreeSet::new();
+    for (name, r) in &resources {
+        let ty = r["Type"].as_str().unwrap_or("");
+        if ty == "AWS::IAM::Policy" || ty == "AWS::IAM::ManagedPolicy" || ty == "AWS::IAM::User" {
+            bad.push(format!(
+                "{name}: only the function's role may grant permissions"
+            ));
+        }
+        if ty != "AWS::IAM::Role" {
+            continue;
+        }
+        if r["Properties"]["AssumeRolePolicyDocument"]["Statement"][0]["Principal"]["Service"]
+            != "lambda.amazonaws.com"
+        {
+            bad.push(format!("{name}: the role is assumed by Lambda only"));
+        }
+        for arn in branches(&r["Properties"]["ManagedPolicyArns"]) {
+            if arn.is_null() || is_no_value(arn) {
+                continue;
+            }
+            let ok = arn == &json!({"Fn::Sub": VPC_POLICY})
+                && r["Properties"]["ManagedPolicyArns"]["Fn::If"][0] == "HasVpc";
+            if !ok {
+                bad.push(format!(
+                    "{name}: managed policy {arn} (only the VPC one, under HasVpc)"
+                ));
+            }
+        }
+        for policy in r["Properties"]["Policies"].as_array().into_iter().flatten() {
+            for s in statements(&policy["PolicyDocument"]) {
+                let sid = s.body["Sid"].as_str().unwrap_or("?");
+                if s.body["Effect"] != "Allow" {
+                    bad.push(format!("{sid}: Effect must be Allow"));
+                }
+                if s.body.get("NotAction").is_some() || s.body.get("NotResource").is_some() {
+                    bad.push(format!("{sid}: NotAction/NotResource"));
+                }
+                let actions: Vec<&str> = strings(&s.body["Action"])
+                    .into_iter()
+                    .filter_map(Value::as_str)
+                    .collect();
+                let resource = &s.body["Resource"];
+                for a in &actions {
+                    saw.insert(a.to_string());
+                    if a.contains('*') {
+                        bad.push(format!("{sid}: wildcard action {a}"));
+                    }
+                }
+                let refs: Vec<&Value> = branches(resource);
+                let is_ref =
+                    |v: &Value, names: &[&str]| names.iter().any(|n| v == &json!({"Ref": n}));
+                if actions.contains(&RANDOM_PASSWORD) {
+                    if actions != [RANDOM_PASSWORD] || resource != "*" {
+                        bad.push(format!(
+                            "{sid}: GetRandomPassword alone, on \"*\" (it has no resource)"
+                        ));
+                    }
+                    if s.condition != Some("UsesServicePasswords") {
+                        bad.push(format!("{sid}: GetRandomPassword only when configured"));
+                    }
+                } else if actions.iter().all(|a| ROTATION_ACTIONS.contains(a)) {
+                    if actions == ["secretsmanager:GetSecretValue"] {
+                        // The master secret: read only, and only when given.
+                        if !refs.iter().all(|v| is_ref(v, &["MasterSecretArn"]))
+                            || s.condition != Some("HasMasterSecret")
+                        {
+                            bad.push(format!("{sid}: master secret read must be on MasterSecretArn under HasMasterSecret"));
+                        }
+                    } else {
+                        if actions.len() != ROTATION_ACTIONS.len() {
+                            bad.push(format!("{sid}: rotation actions {actions:?}"));
+                        }
+                        if refs.is_empty()
+                            || !refs
+                                .iter()
+                                .all(|v| is_ref(v, &["SecretArn", "ExampleSecret"]))
+                        {
+                            bad.push(format!(
+                                "{sid}: rotation actions on SecretArn (or the example secret) only, got {resource}"
+                            ));
+                        }
+                    }
+                } else if actions.iter().all(|a| KMS_ACTIONS.contains(a)) {
+                    if !is_ref(resource, &["KmsKeyArn"]) || s.condition != Some("HasKmsKey") {
+                        bad.push(format!("{sid}: KMS on KmsKeyArn under HasKmsKey only"));
+                    }
+                    let context =
+                        &s.body["Condition"]["StringLike"]["kms:EncryptionContext:SecretARN"];
+                    let ctx = branches(context);
+                    if ctx.is_empty()
+                        || !ctx
+                            .iter()
+                            .all(|v| is_ref(v, &["SecretArn", "MasterSecretArn"]))
+                    {
+                        bad.push(format!(
+                            "{sid}: KMS needs a kms:EncryptionContext:SecretARN condition on the secrets"
+                        ));
+                    }
+                } else if actions.iter().all(|a| LOG_ACTIONS.contains(a)) {
+                    if resource != &json!({"Fn::GetAtt": ["LogGroup", "Arn"]}) {
+                        bad.push(format!("{sid}: logs to the function's own log group only"));
+                    }
+                } else {
+                    bad.push(format!("{sid}: unexpected actions {actions:?}"));
+                }
+            }
+        }
+    }
+    for needed in ROTATION_ACTIONS.iter().chain(KMS_ACTIONS.iter()) {
+        if !saw.contains(*needed) {
+            bad.push(format!("no statement grants {needed}"));
+        }
+    }
+    if !saw.contains(RANDOM_PASSWORD) {
+        bad.push("GetRandomPassword is not grantable when configured".to_string());
+    }
+
+    // The function and its wiring.
+    let functions: Vec<_> = resources
+        .values()
+        .filter(|r| {
+            r["Type"] == "AWS::Serverless::Function" || r["Type"] == "AWS::Lambda::Function"
+        })
+        .collect();
+    if functions.len() != 1 {
+        bad.push(format!("{} functions, expected 1", functions.len()));
+    }
+    for f in functions {
+        let p = &f["Properties"];
+        if p["Timeout"] != 30 {
+            bad.push(format!("Timeout {} (30 s)", p["Timeout"]));
+        }
+        if p["Runtime"] != "provided.al2023" || p["Handler"] != "bootstrap" {
+            bad.push("runtime provided.al2023, handler bootstrap".to_string());
+        }
+        if p["Environment"]["Variables"]["ROTATION_STRATEGY"] != json!({"Ref": "RotationStrategy"})
+        {
+            bad.push("ROTATION_STRATEGY comes from the RotationStrategy parameter".to_string());
+        }
+        if p["VpcConfig"]["Fn::If"][0] != "HasVpc" {
+            bad.push("VpcConfig only when subnets are given".to_string());
+        }
+    }
+    let strategy = &params["RotationStrategy"];
+    if strategy.get("Default").is_some()
+        || strategy["AllowedValues"] != json!(["single", "alternating"])
+    {
+        bad.push("RotationStrategy: required, single or alternating".to_string());
+    }
+    if t["Rules"]["AlternatingNeedsMasterSecret"].is_null() {
+        bad.push("a rule requires MasterSecretArn for alternating".to_string());
+    }
+
+    let permissions: Vec<_> = resources
+        .values()
+        .filter(|r| r["Type"] == "AWS::Lambda::Permission")
+        .collect();
+    if permissions.len() != 1
+        || permissions[0]["Properties"]["Principal"] != "secretsmanager.amazonaws.com"
+        || permissions[0]["Properties"]["SourceAccount"] != json!({"Ref": "AWS::AccountId"})
+        || permissions[0]["Properties"]["Action"] != "lambda:InvokeFunction"
+    {
+        bad.push(
+            "one invoke permission for secretsmanager.amazonaws.com scoped by SourceAccount"
+                .to_string(),
+        );
+    }
+    let schedules: Vec<_> = resources
+        .values()
+        .filter(|r| r["Type"] == "AWS::SecretsManager::RotationSchedule")
+        .collect();
+    if schedules.len() != 1
+        || schedules[0]["Properties"]["RotationRules"]["ScheduleExpression"]
+            != json!({"Ref": "ScheduleExpression"})
+    {
+        bad.push("an example RotationSchedule with the ScheduleExpression parameter".to_string());
+    }
+    bad
+}
+
+#[test]
+fn every_template_is_least_privilege() {
+    for (path, t) in templates() {
+        let bad = violations(&t);
+        assert!(bad.is_empty(), "{}:\n{}", path.display(), bad.join("\n"));
+    }
+}
+
+/// The positive control: the checker catches each kind of over-grant.
+#[test]
+fn the_policy_check_catches_over_grants() {
+    let (_, t) = templates().remove(0);
+    fn statements_path(t: &mut Value) -> &mut Vec<Value> {
+        t["Resources"]["Role"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
+            .as_array_mut()
+            .unwrap()
+    }
+    type Mutation = (&'static str, fn(&mut Vec<Value>));
+    let mutations: [Mutation; 6] = [
+        ("wildcard action", |s| {
+            s[0]["Action"] = json!(["secretsmanager:*"]);
+        }),
+        ("resource star", |s| {
+            s[0]["Resource"] = json!("*");
+        }),
+        ("extra action", |s| {
+            s[0]["Action"]
+                .as_array_mut()
+                .unwrap()
+                .push(json!("secretsmanager:DeleteSecret"));
+        }),
+        ("unconditional GetRandomPassword", |s| {
+            s.push(json!({"Effect": "Allow", "Action": "secretsmanager:GetRandomPassword", "Resource": "*"}));
+        }),
+        ("KMS without encryption context", |s| {
+            let kms = s
+                .iter_mut()
+                .find(|x| x["Fn::If"][0] == "HasKmsKey")
+                .unwrap();
+            kms["Fn::If"][1]
+                .as_object_mut()
+                .unwrap()
+                .remove("Condition");
+        }),
+        ("master secret unconditionally", |s| {
+            s.push(json!({"Sid": "M", "Effect": "Allow", "Action": "secretsmanager:GetSecretValue", "Resource": {"Ref": "MasterSecretArn"}}));
+        }),
+    ];
+    for (what, mutate) in mutations {
+        let mut m = t.clone();
+        mutate(statements_path(&mut m));
+        assert!(!violations(&m).is_empty(), "{what} was not caught");
+    }
+    let mut m = t.clone();
+    m["Resources"]["Function"]["Properties"]["Timeout"] = json!(3);
+    assert!(!violations(&m).is_empty(), "Timeout 3 was not caught");
+    let mut m = t.clone();
+    m["Parameters"]["RotationStrategy"]["Default"] = json!("single");
+    assert!(
+        !violations(&m).is_empty(),
+        "an optional strategy was not caught"
+    );
+}
