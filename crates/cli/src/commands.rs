@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::io::{IsTerminal, Read};
 use std::time::Instant;
 
-use rotwise_core::password::{POSTGRES_DEFAULT_EXCLUDE, PasswordPolicy};
+use rotwise_core::password::PasswordPolicy;
 use rotwise_core::store::{
     AWSCURRENT, AWSPENDING, CreateSecret, PutSecretValue, SecretDescription, SecretStore,
     StoreErrorKind, UpdateVersionStage,
@@ -15,8 +15,11 @@ use serde_json::{Map, Value, json};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
+use rotwise_mysql::MysqlRotator;
+use rotwise_postgres::{PgRotator, PgSecret};
+
 use crate::engines::{self, Check, Engine};
-use crate::{Backend, Failure, pg};
+use crate::{Backend, Failure, my, pg};
 
 fn date(t: Option<OffsetDateTime>) -> Value {
     t.and_then(|t| t.format(&Rfc3339).ok())
@@ -130,9 +133,10 @@ pub async fn put(backend: &Backend, secret: &str, source: &str, json: bool) -> R
     Ok(())
 }
 
-/// `ROTATION_TEST_PG_URL`, else the `scripts/services` env file.
-fn default_pg_url() -> Option<String> {
-    if let Ok(u) = std::env::var("ROTATION_TEST_PG_URL")
+/// `var` (`ROTATION_TEST_PG_URL`, `ROTATION_TEST_MYSQL_URL`), else the same line in the
+/// `scripts/services` env file.
+fn default_url(var: &str) -> Option<String> {
+    if let Ok(u) = std::env::var(var)
         && !u.is_empty()
     {
         return Some(u);
@@ -142,45 +146,94 @@ fn default_pg_url() -> Option<String> {
         .filter(|d| !d.is_empty())
         .unwrap_or_else(|| "/tmp/rotwise-services".into());
     let text = std::fs::read_to_string(std::path::Path::new(&dir).join("env")).ok()?;
+    let prefix = format!("{var}=");
     text.lines().find_map(|l| {
         let l = l.trim().strip_prefix("export ").unwrap_or(l.trim());
-        l.strip_prefix("ROTATION_TEST_PG_URL=")
+        l.strip_prefix(prefix.as_str())
             .map(|v| v.trim().to_string())
+            .filter(|v| !v.is_empty())
     })
+}
+
+/// `init-demo`'s options.
+pub struct InitDemoOptions {
+    pub engine: String,
+    pub pg_url: Option<String>,
+    pub mysql_url: Option<String>,
+    pub name: Option<String>,
 }
 
 pub async fn init_demo(
     backend: &Backend,
-    pg_url: Option<String>,
-    name: &str,
+    opts: InitDemoOptions,
     json: bool,
 ) -> Result<(), Failure> {
-    let url = pg_url.or_else(default_pg_url).ok_or_else(|| {
+    let engine = match Engine::from_engine_key(&opts.engine) {
+        Some(e @ (Engine::Postgres | Engine::Mysql)) => e,
+        _ => {
+            return Err(Failure::bad_input(format!(
+                "unknown engine {:?} for init-demo; use postgres or mysql",
+                opts.engine
+            )));
+        }
+    };
+    let policy = engine.password_policy().map_err(Failure::bad_input)?;
+    match engine {
+        Engine::Mysql => {
+            if opts.pg_url.is_some() {
+                return Err(Failure::bad_input(
+                    "--pg-url is for --engine postgres; use --mysql-url",
+                ));
+            }
+            init_demo_mysql(backend, opts, &policy, json).await
+        }
+        _ => {
+            if opts.mysql_url.is_some() {
+                return Err(Failure::bad_input(
+                    "--mysql-url is for --engine mysql; use --pg-url",
+                ));
+            }
+            init_demo_postgres(backend, opts, &policy, json).await
+        }
+    }
+}
+
+fn demo_name(prefix: &str) -> String {
+    format!(
+        "{prefix}_{}",
+        &uuid::Uuid::new_v4().simple().to_string()[..10]
+    )
+}
+
+async fn init_demo_postgres(
+    backend: &Backend,
+    opts: InitDemoOptions,
+    policy: &PasswordPolicy,
+    json: bool,
+) -> Result<(), Failure> {
+    let url = opts.pg_url.or_else(|| default_url("ROTATION_TEST_PG_URL")).ok_or_else(|| {
         Failure::bad_input(
             "no PostgreSQL URL: pass --pg-url postgres://ADMIN:PASSWORD@HOST:PORT/DB, or run `scripts/services up` for the private test server",
         )
     })?;
+    let name = opts.name.unwrap_or_else(|| "demo/postgres".into());
     let admin =
         pg::Target::from_url(&url).map_err(|e| Failure::bad_input(format!("--pg-url: {e}")))?;
-    let client = pg::connect(&admin).await.map_err(|e| {
+    let admin_secret = PgSecret::parse_str(&admin.to_secret().to_string())
+        .map_err(|e| Failure::bad_input(format!("--pg-url: {e}")))?;
+    let rotator = PgRotator::new(engines::pg_options().map_err(Failure::bad_input)?);
+    let client = rotator.connect(&admin_secret).await.map_err(|e| {
         Failure::failed(format!(
-            "cannot log in to PostgreSQL at {}:{} as {}: {}",
-            admin.host, admin.port, admin.user, e.message
+            "cannot log in to PostgreSQL at {}:{} as {}: {e}",
+            admin.host, admin.port, admin.user
         ))
     })?;
-    let role = format!(
-        "rotwise_demo_{}",
-        &uuid::Uuid::new_v4().simple().to_string()[..10]
-    );
-    let policy = PasswordPolicy {
-        exclude_characters: POSTGRES_DEFAULT_EXCLUDE.to_string(),
-        ..PasswordPolicy::default()
-    };
+    let role = demo_name("rotwise_demo");
     let password = policy
         .generate()
         .map_err(|e| Failure::failed(format!("cannot generate a password: {e}")))?;
     // The server only ever sees a SCRAM verifier, so the statement log holds no password.
-    let verifier = postgres_protocol::password::scram_sha_256(password.expose_secret().as_bytes());
+    let verifier = rotwise_postgres::sql::scram_verifier(&password);
     let sql = format!(
         "CREATE ROLE {} LOGIN PASSWORD '{}'",
         pg::quote_ident(&role),
@@ -199,22 +252,74 @@ pub async fn init_demo(
     secret.insert("dbname".into(), admin.dbname.clone().into());
     let store = backend.store();
     let (created, arn, version) =
-        put_value(store.as_ref(), name, Value::Object(secret).to_string()).await?;
+        put_value(store.as_ref(), &name, Value::Object(secret).to_string()).await?;
     if json {
         print_json(&json!({
             "secret": name, "arn": arn, "version_id": version, "created": created,
-            "role": role, "host": admin.host, "port": admin.port, "dbname": admin.dbname,
+            "engine": "postgres", "role": role, "host": admin.host, "port": admin.port,
+            "dbname": admin.dbname,
         }));
     } else {
         println!(
             "created login role {role} on {}:{}/{} with a random password",
             admin.host, admin.port, admin.dbname
         );
+        print_demo_next(&name, created, &version);
+    }
+    Ok(())
+}
+
+fn print_demo_next(name: &str, created: bool, version: &str) {
+    println!(
+        "{} secret {name} (version {version} is AWSCURRENT)",
+        if created { "created" } else { "updated" }
+    );
+    println!("next: rotwise rotate {name}");
+}
+
+async fn init_demo_mysql(
+    backend: &Backend,
+    opts: InitDemoOptions,
+    policy: &PasswordPolicy,
+    json: bool,
+) -> Result<(), Failure> {
+    let url = opts.mysql_url.or_else(|| default_url("ROTATION_TEST_MYSQL_URL")).ok_or_else(|| {
+        Failure::bad_input(
+            "no MySQL URL: pass --mysql-url mysql://ADMIN:PASSWORD@HOST:PORT, or run `scripts/services up` for the private test MariaDB",
+        )
+    })?;
+    let name = opts.name.unwrap_or_else(|| "demo/mysql".into());
+    let admin =
+        my::Admin::from_url(&url).map_err(|e| Failure::bad_input(format!("--mysql-url: {e}")))?;
+    let rotator = MysqlRotator::new(engines::mysql_options().map_err(Failure::bad_input)?);
+    let mut conn = admin.connect(&rotator).await.map_err(|e| {
+        Failure::failed(format!(
+            "cannot log in to MySQL at {}:{} as {}: {e}",
+            admin.host, admin.port, admin.user
+        ))
+    })?;
+    let user = demo_name("rotwise_demo");
+    let password = policy
+        .generate()
+        .map_err(|e| Failure::failed(format!("cannot generate a password: {e}")))?;
+    let created_user = my::create_user(&mut conn, &user, &password).await;
+    let _ = conn.disconnect().await;
+    let demo = created_user.map_err(Failure::failed)?;
+    let secret = my::demo_secret(&admin, &demo, &user, &password);
+    let store = backend.store();
+    let (created, arn, version) = put_value(store.as_ref(), &name, secret.to_string()).await?;
+    if json {
+        print_json(&json!({
+            "secret": name, "arn": arn, "version_id": version, "created": created,
+            "engine": demo.engine, "user": user, "account_host": demo.account_host,
+            "host": admin.host, "port": admin.port,
+        }));
+    } else {
         println!(
-            "{} secret {name} (version {version} is AWSCURRENT)",
-            if created { "created" } else { "updated" }
+            "created user '{user}'@'{}' on {} {}:{} with a random password",
+            demo.account_host, demo.engine, admin.host, admin.port
         );
-        println!("next: rotwise rotate {name}");
+        print_demo_next(&name, created, &version);
     }
     Ok(())
 }
@@ -357,6 +462,9 @@ pub async fn rotate(
     let rotator = engine
         .rotator(current_value.as_ref().unwrap_or(&Value::Null))
         .map_err(|e| Failure::bad_input(format!("engine {}: {e}", engine.name())))?;
+    let passwords = engine
+        .passwords()
+        .map_err(|e| Failure::bad_input(format!("engine {}: {e}", engine.name())))?;
 
     let token = if opts.resume {
         before
@@ -381,7 +489,7 @@ pub async fn rotate(
         println!("  labels before: {}", labels_text(&labels(&before)));
     }
 
-    let driver = Driver::new(store.clone(), rotator);
+    let driver = Driver::new(store.clone(), rotator).with_passwords(passwords);
     let mut steps = Vec::new();
     let mut failure = None;
     for step in Step::ALL {
@@ -766,29 +874,41 @@ async fn check_value(
             fix: format!("`rotwise put {secret} --from-json FILE` with the keys added"),
         });
     }
-    if let Some(user) = value.get("username").and_then(Value::as_str) {
-        let base = user.strip_suffix("_clone").unwrap_or(user);
-        let clone_len = base.len() + "_clone".len();
-        if user.len() > engines::PG_MAX_IDENTIFIER_BYTES {
+    if let Err(e) = engine.check_environment() {
+        findings.push(Finding {
+            code: "invalid_environment",
+            message: format!("engine {}: {e}", engine.name()),
+            fix: "correct or unset the variable (the rotation Lambda reads the same ones)".into(),
+        });
+    }
+    let limit = engine.username_limit(engine_key.unwrap_or_default());
+    if let (Some(user), Some(limit)) = (value.get("username").and_then(Value::as_str), limit) {
+        let base = match user.strip_suffix("_clone") {
+            Some(b) if !b.is_empty() => b,
+            _ => user,
+        };
+        let clone = format!("{base}_clone");
+        let (user_len, clone_len) = (limit.len(user), limit.len(&clone));
+        let unit = limit.unit;
+        if user_len > limit.max {
             findings.push(Finding {
                 code: "username_too_long",
                 message: format!(
-                    "username is {} bytes; PostgreSQL identifiers have at most {} bytes",
-                    user.len(),
-                    engines::PG_MAX_IDENTIFIER_BYTES
+                    "username is {user_len} {unit}; {} have at most {} {unit}",
+                    limit.what, limit.max
                 ),
-                fix: "use a shorter role name".into(),
+                fix: "use a shorter user name".into(),
             });
-        } else if alternating && clone_len > engines::PG_MAX_IDENTIFIER_BYTES {
+        } else if alternating && clone_len > limit.max {
             findings.push(Finding {
                 code: "clone_name_too_long",
                 message: format!(
-                    "alternating rotation needs the role {base}_clone, {clone_len} bytes; PostgreSQL allows {}",
-                    engines::PG_MAX_IDENTIFIER_BYTES
+                    "alternating rotation needs the user {clone}, {clone_len} {unit}; {} have at most {} {unit}",
+                    limit.what, limit.max
                 ),
                 fix: format!(
-                    "shorten the base username to at most {} bytes",
-                    engines::PG_MAX_IDENTIFIER_BYTES - "_clone".len()
+                    "shorten the base username to at most {} {unit}",
+                    limit.max.saturating_sub("_clone".len())
                 ),
             });
         }
@@ -804,27 +924,28 @@ async fn check_value(
                 let mv = m
                     .payload
                     .as_string()
-                    .and_then(|s| serde_json::from_str::<Value>(s.expose_secret()).ok());
-                let target = mv.as_ref().map(pg::Target::from_secret);
-                match target {
-                    Some(Ok(t)) => {
-                        let why = match pg::try_login(&t).await {
-                            pg::Login::Accepted => None,
-                            pg::Login::Refused => Some("the server refused the password".into()),
-                            pg::Login::Error(e) => Some(e),
-                        };
-                        if let Some(why) = why {
+                    .and_then(|s| serde_json::from_str::<Value>(s.expose_secret()).ok())
+                    .filter(|v| {
+                        ["host", "username", "password"]
+                            .iter()
+                            .all(|k| v.get(*k).and_then(Value::as_str).is_some())
+                    });
+                match mv {
+                    Some(mv) => {
+                        if let Err(why) = engine.master_login(&mv).await {
+                            let s = |k: &str| mv.get(k).and_then(Value::as_str).unwrap_or("");
                             findings.push(Finding {
                                 code: "master_login_failed",
                                 message: format!(
-                                    "the master secret {master} does not log in to {}:{} as {}: {why}",
-                                    t.host, t.port, t.user
+                                    "the master secret {master} does not log in to {} as {}: {why}",
+                                    s("host"),
+                                    s("username")
                                 ),
                                 fix: "rotate or correct the master secret first".into(),
                             });
                         }
                     }
-                    _ => findings.push(Finding {
+                    None => findings.push(Finding {
                         code: "master_incomplete",
                         message: format!(
                             "the master secret {master} is not a JSON object with host, username and password"

@@ -6,10 +6,15 @@
 //! Exit codes: 0 success; 1 the operation failed (a rotation step, a login, a problem
 //! `doctor` found and did not fix); 2 bad input (unknown secret, malformed JSON,
 //! unknown engine, usage), with the store unchanged.
+//!
+//! Engines: PostgreSQL (`postgres`, `aurora-postgresql`) and MySQL/MariaDB (`mysql`,
+//! `aurora-mysql`, `mariadb`), configured by the environment variables their Lambda
+//! functions read (see `engines`).
 
 mod commands;
 mod engines;
 mod file_store;
+mod my;
 mod pg;
 
 use std::path::PathBuf;
@@ -58,18 +63,29 @@ enum Command {
         #[arg(long, value_name = "FILE")]
         from_json: String,
     },
-    /// Create a throwaway PostgreSQL login role and a secret for it.
+    /// Create a throwaway database user (PostgreSQL login role, or MySQL/MariaDB user) and
+    /// a secret for it.
     InitDemo {
-        /// Admin URL of a PostgreSQL server that checks passwords (default: the private
-        /// test server from `scripts/services up`).
-        #[arg(long, value_name = "URL")]
+        /// The database: `postgres` or `mysql` (MySQL and MariaDB; the secret's `engine` is
+        /// `mariadb` or `mysql`, from the server's version).
+        #[arg(long, value_name = "ENGINE", default_value = "postgres")]
+        engine: String,
+        /// Admin URL of a PostgreSQL server that checks passwords (default:
+        /// $ROTATION_TEST_PG_URL, the private test server from `scripts/services up`).
+        #[arg(long, value_name = "URL", conflicts_with = "mysql_url")]
         pg_url: Option<String>,
-        /// The secret's name.
-        #[arg(long, default_value = "demo/postgres")]
-        name: String,
+        /// Admin URL (`mysql://USER:PASSWORD@HOST:PORT`) of a MySQL or MariaDB server, for
+        /// `--engine mysql` (default: $ROTATION_TEST_MYSQL_URL, the private test MariaDB from
+        /// `scripts/services up`). The user needs `CREATE USER`.
+        #[arg(long, value_name = "URL")]
+        mysql_url: Option<String>,
+        /// The secret's name (default: demo/postgres or demo/mysql).
+        #[arg(long)]
+        name: Option<String>,
     },
     /// Run a whole rotation locally (file store): the four steps, then a login proof.
     Rotate {
+        /// The secret's name (or ARN).
         secret: String,
         /// Use this engine instead of the secret's `engine` key.
         #[arg(long, value_name = "ENGINE")]
@@ -83,9 +99,13 @@ enum Command {
         resume: bool,
     },
     /// Versions, labels, dates and rotation settings of a secret.
-    Status { secret: String },
+    Status {
+        /// The secret's name (or ARN).
+        secret: String,
+    },
     /// Find what blocks rotation and say how to fix it.
     Doctor {
+        /// The secret's name (or ARN).
         secret: String,
         /// Remove a stale AWSPENDING label (asks first unless --yes).
         #[arg(long)]
@@ -230,8 +250,19 @@ async fn run(cli: Cli) -> Result<(), Failure> {
         Command::Put { secret, from_json } => {
             commands::put(&backend, &secret, &from_json, json).await
         }
-        Command::InitDemo { pg_url, name } => {
-            commands::init_demo(&backend, pg_url, &name, json).await
+        Command::InitDemo {
+            engine,
+            pg_url,
+            mysql_url,
+            name,
+        } => {
+            let opts = commands::InitDemoOptions {
+                engine,
+                pg_url,
+                mysql_url,
+                name,
+            };
+            commands::init_demo(&backend, opts, json).await
         }
         Command::Rotate {
             secret,
@@ -276,7 +307,9 @@ fn init_logging() {
     let filter = EnvFilter::try_new(&directives)
         .unwrap_or_else(|_| EnvFilter::new("warn"))
         .add_directive("tokio_postgres=info".parse().expect("static directive"))
-        .add_directive("postgres_protocol=info".parse().expect("static directive"));
+        .add_directive("postgres_protocol=info".parse().expect("static directive"))
+        .add_directive("mysql_async=info".parse().expect("static directive"))
+        .add_directive("mysql_common=info".parse().expect("static directive"));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)

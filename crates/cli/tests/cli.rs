@@ -227,6 +227,20 @@ fn bad_input_exits_2_and_leaves_the_store_unchanged() {
         (vec!["rotate", "ora"], "unknown engine"),
         (vec!["rotate", "db", "--engine", "oracle"], "unknown engine"),
         (vec!["rotate", "db", "--example", "nope"], "unknown example"),
+        (
+            vec!["init-demo", "--engine", "oracle", "--name", "db"],
+            "unknown engine",
+        ),
+        (
+            vec![
+                "init-demo",
+                "--engine",
+                "mysql",
+                "--pg-url",
+                "postgres://a:b@h/d",
+            ],
+            "--pg-url is for --engine postgres",
+        ),
         (vec!["status"], "Usage"),
     ];
     for (args, expect) in cases {
@@ -607,4 +621,197 @@ async fn rotate_on_the_service_calls_rotate_secret() {
         stderr(&local_only)
     );
     assert_eq!(endpoint.calls_to("RotateSecret"), 3);
+}
+
+/// A MySQL secret whose user name fits but whose `_clone` does not: 30 characters, so
+/// `<user>_clone` is 36 > 32 for engine `mysql`; MariaDB's 128 allows it.
+#[test]
+fn mysql_doctor_reports_a_clone_name_too_long_for_the_engine() {
+    let s = Store::new();
+    let user = "m".repeat(30);
+    let secret = |engine: &str| {
+        format!(
+            r#"{{"engine":"{engine}","host":"127.0.0.1","username":"{user}","password":"canary-pw-5","masterarn":"no/such/master"}}"#
+        )
+    };
+    let f = s.json_file("my.json", &secret("mysql"));
+    ok(&s.run(&["put", "my", "--from-json", f.to_str().unwrap()]));
+    let out = s.run(&["doctor", "my", "--json"]);
+    assert_eq!(code(&out), 1, "{}", stderr(&out));
+    let r = json_out(&out);
+    let findings = r["findings"].as_array().unwrap();
+    let clone = findings
+        .iter()
+        .find(|f| f["code"] == "clone_name_too_long")
+        .unwrap_or_else(|| panic!("clone_name_too_long in {r}"));
+    let message = clone["message"].as_str().unwrap();
+    assert!(
+        message.contains("36 characters") && message.contains("32"),
+        "{message}"
+    );
+    assert!(message.contains("MySQL"), "{message}");
+    assert!(
+        !findings.iter().any(|f| f["code"] == "username_too_long"),
+        "{r}"
+    );
+    assert!(!stdout(&out).contains("canary-pw-5"));
+
+    // USERNAME_CHARACTER_LIMIT (the MySQL Lambda's variable) overrides the engine's limit.
+    let args = [
+        "--store",
+        s.file.to_str().unwrap(),
+        "doctor",
+        "my",
+        "--json",
+    ];
+    let out = run_with(&args, &[("USERNAME_CHARACTER_LIMIT", "40")]);
+    let r = json_out(&out);
+    assert!(
+        !r.to_string().contains("clone_name_too_long"),
+        "40 allows the clone: {r}"
+    );
+    let out = run_with(&args, &[("USERNAME_CHARACTER_LIMIT", "many")]);
+    let r = json_out(&out);
+    assert!(
+        r.to_string().contains("invalid_environment")
+            && r.to_string().contains("USERNAME_CHARACTER_LIMIT"),
+        "{r}"
+    );
+
+    // The same secret for MariaDB (128): the clone fits.
+    let f = s.json_file("maria.json", &secret("mariadb"));
+    ok(&s.run(&["put", "maria", "--from-json", f.to_str().unwrap()]));
+    let r = json_out(&s.run(&["doctor", "maria", "--json"]));
+    assert!(!r.to_string().contains("clone_name_too_long"), "{r}");
+    assert!(r.to_string().contains("master_missing"), "{r}");
+}
+
+/// `init-demo --engine mysql` on the private MariaDB, then `rotate`: the new password logs
+/// in, the old one is refused (checked here over TCP with mysql_async, not only by the CLI's
+/// own proof). In the nextest `mariadb` group: the proof fails a login on purpose.
+#[tokio::test]
+async fn mysql_init_demo_then_rotate_changes_the_real_password() {
+    use rotwise_test_services::mysql_async::prelude::Queryable;
+    let Some(my) = rotwise_test_services::require_mysql() else {
+        return;
+    };
+    let s = Store::new();
+    let name = format!("demo/{}", uuid::Uuid::new_v4().simple());
+    let ca = my.ca.to_str().unwrap().to_string();
+    let url = my.url.clone();
+    let store_arg = s.file.to_str().unwrap().to_string();
+    let env = [
+        ("ROTATION_TEST_MYSQL_URL", url.as_str()),
+        ("ROTATION_CA_FILE", ca.as_str()),
+    ];
+    let out = run_with(
+        &[
+            "--store",
+            &store_arg,
+            "init-demo",
+            "--engine",
+            "mysql",
+            "--name",
+            &name,
+            "--json",
+        ],
+        &env,
+    );
+    let demo = json_out(ok(&out));
+    let user = demo["user"].as_str().unwrap().to_string();
+    assert_eq!(demo["engine"], "mariadb", "{demo}");
+    let old = stored_current(&s.file, &name);
+    let old_pw = old["password"].as_str().unwrap().to_string();
+    assert!(!stdout(&out).contains(&old_pw) && !stderr(&out).contains(&old_pw));
+    assert_eq!(old["engine"], "mariadb");
+    assert_eq!(old["host"], "127.0.0.1");
+    assert!(old["port"].is_u64(), "{old:?}");
+    assert_eq!(old["username"], user.as_str());
+
+    // TCP (prefer_socket(false) in the test kit's options), TLS verified against the CA.
+    async fn logs_in(my: &rotwise_test_services::MysqlService, user: &str, pw: &str) -> bool {
+        match my.connect_as(user, pw).await {
+            Ok(mut conn) => {
+                let one: Option<u8> = conn.query_first("SELECT 1").await.unwrap();
+                assert_eq!(one, Some(1));
+                let _ = conn.disconnect().await;
+                true
+            }
+            Err(_) => false,
+        }
+    }
+
+    let user_for_cleanup = user.clone();
+    let my2 = my.clone();
+    rotwise_test_services::run_then_cleanup(
+        async move {
+            let env = [
+                ("ROTATION_TEST_MYSQL_URL", url.as_str()),
+                ("ROTATION_CA_FILE", ca.as_str()),
+            ];
+            assert!(
+                logs_in(&my, &user, &old_pw).await,
+                "the demo user logs in before rotation"
+            );
+            let out = run_with(&["--store", &store_arg, "rotate", &name], &env);
+            ok(&out);
+            let text = stdout(&out);
+            for step in [
+                "with mysql",
+                "createSecret",
+                "setSecret",
+                "testSecret",
+                "finishSecret",
+                "labels after",
+            ] {
+                assert!(text.contains(step), "{step} in {text}");
+            }
+            assert!(text.contains("new password login: accepted"), "{text}");
+            assert!(text.contains("old password login: refused"), "{text}");
+            assert!(!stderr(&out).contains("WARN"), "{}", stderr(&out));
+
+            let new = stored_current(Path::new(&store_arg), &name);
+            let new_pw = new["password"].as_str().unwrap().to_string();
+            assert_ne!(new_pw, old_pw);
+            assert_eq!(new["engine"], "mariadb");
+            // MYSQL_DEFAULT_EXCLUDE, as the MySQL Lambda: no / @ " ' \ in the password.
+            assert!(
+                !new_pw.contains(['/', '@', '"', '\'', '\\']),
+                "the MySQL default exclusions apply"
+            );
+            assert!(
+                !text.contains(&new_pw)
+                    && !stderr(&out).contains(&new_pw)
+                    && !text.contains(&old_pw)
+            );
+            assert!(
+                logs_in(&my, &user, &new_pw).await,
+                "the new password logs in"
+            );
+            assert!(
+                !logs_in(&my, &user, &old_pw).await,
+                "the old password must not log in"
+            );
+
+            // --json: the proof in the stable object.
+            let out = run_with(&["--store", &store_arg, "rotate", &name, "--json"], &env);
+            let r = json_out(ok(&out));
+            assert_eq!(r["ok"], true);
+            assert_eq!(r["engine"], "mysql");
+            assert_eq!(r["proof"]["new_login"]["result"], "accepted");
+            assert_eq!(r["proof"]["old_login"]["result"], "refused");
+            let newest = stored_current(Path::new(&store_arg), &name);
+            let newest_pw = newest["password"].as_str().unwrap();
+            assert!(logs_in(&my, &user, newest_pw).await);
+            assert!(!logs_in(&my, &user, &new_pw).await);
+        },
+        async move {
+            let mut admin = my2.admin().await;
+            let _ = admin
+                .query_drop(format!("DROP USER IF EXISTS `{user_for_cleanup}`@'%'"))
+                .await;
+            let _ = admin.disconnect().await;
+        },
+    )
+    .await;
 }

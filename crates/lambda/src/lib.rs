@@ -14,6 +14,10 @@
 //!   [`lambda_runtime::Diagnostic`] with [`rotwise_core::RotationError::error_type`].
 //! - `emulator` (feature `test-support`): a local Lambda Runtime API and a harness that runs
 //!   the built binary as a real process, for end-to-end tests and benchmarks.
+//! - `harness` and `bench` (feature `test-support`): what the engines' end-to-end tests and
+//!   benchmarks share — the binary under the emulator with Secrets Manager served by the test
+//!   kit's local endpoint, the engine-independent checks, and DESIGN 5.1's benchmark table;
+//!   an engine supplies a `harness::Fixture` for its private test server.
 //!
 //! An engine's binary:
 //!
@@ -28,9 +32,13 @@
 //! }
 //! ```
 
+#[cfg(feature = "test-support")]
+pub mod bench;
 pub mod config;
 #[cfg(feature = "test-support")]
 pub mod emulator;
+#[cfg(feature = "test-support")]
+pub mod harness;
 mod lazy_store;
 pub mod logging;
 mod runtime;

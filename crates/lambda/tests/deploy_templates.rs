@@ -2,8 +2,10 @@
 //! types, not what a policy allows). Templates use long-form intrinsics so they parse as
 //! plain YAML.
 
-use std::path::PathBuf;
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
 
+use rotwise_core::password::{MYSQL_DEFAULT_EXCLUDE, POSTGRES_DEFAULT_EXCLUDE};
 use serde_json::{Value, json};
 
 const ROTATION_ACTIONS: [&str; 4] = [
@@ -18,8 +20,12 @@ const RANDOM_PASSWORD: &str = "secretsmanager:GetRandomPassword";
 const VPC_POLICY: &str =
     "arn:${AWS::Partition}:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole";
 
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
 fn templates() -> Vec<(PathBuf, Value)> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../deploy");
+    let dir = root().join("deploy");
     let mut found = Vec::new();
     for entry in std::fs::read_dir(&dir).unwrap() {
         let path = entry.unwrap().path();
@@ -297,10 +303,16 @@ fn every_template_is_least_privilege() {
     }
 }
 
-/// The positive control: the checker catches each kind of over-grant.
+/// The positive control: the checker catches each kind of over-grant, in every template.
 #[test]
 fn the_policy_check_catches_over_grants() {
-    let (_, t) = templates().remove(0);
+    for (path, t) in templates() {
+        catches_over_grants(&path, &t);
+    }
+}
+
+fn catches_over_grants(path: &Path, t: &Value) {
+    let path = path.display();
     fn statements_path(t: &mut Value) -> &mut Vec<Value> {
         t["Resources"]["Role"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
             .as_array_mut()
@@ -340,15 +352,122 @@ fn the_policy_check_catches_over_grants() {
     for (what, mutate) in mutations {
         let mut m = t.clone();
         mutate(statements_path(&mut m));
-        assert!(!violations(&m).is_empty(), "{what} was not caught");
+        assert!(!violations(&m).is_empty(), "{path}: {what} was not caught");
     }
     let mut m = t.clone();
     m["Resources"]["Function"]["Properties"]["Timeout"] = json!(3);
-    assert!(!violations(&m).is_empty(), "Timeout 3 was not caught");
+    assert!(
+        !violations(&m).is_empty(),
+        "{path}: Timeout 3 was not caught"
+    );
     let mut m = t.clone();
     m["Parameters"]["RotationStrategy"]["Default"] = json!("single");
     assert!(
         !violations(&m).is_empty(),
-        "an optional strategy was not caught"
+        "{path}: an optional strategy was not caught"
     );
+}
+
+/// The engine a template deploys: its file name's stem, which names `lambdas/<engine>` and
+/// `dist/<engine>/bootstrap.zip`.
+fn engine_of(path: &Path) -> String {
+    path.file_stem().unwrap().to_string_lossy().into_owned()
+}
+
+/// The variables every engine's function reads, passed from the template's parameters.
+const COMMON_VARIABLES: [(&str, &str); 6] = [
+    ("ROTATION_STRATEGY", "RotationStrategy"),
+    ("ROTATION_PASSWORDS", "PasswordSource"),
+    ("ROTATION_TLS_MODE", "TlsMode"),
+    ("ROTATION_CA_FILE", "CaFile"),
+    ("EXCLUDE_CHARACTERS", "ExcludeCharacters"),
+    ("PASSWORD_LENGTH", "PasswordLength"),
+];
+
+/// What differs per engine: the `EXCLUDE_CHARACTERS` default (AWS's, as the binary's),
+/// the secret's `engine` values, and the variables only that engine reads.
+fn engine_facts(
+    engine: &str,
+) -> (
+    &'static str,
+    Vec<&'static str>,
+    Vec<(&'static str, &'static str)>,
+) {
+    match engine {
+        "postgres" => (POSTGRES_DEFAULT_EXCLUDE, vec!["postgres"], vec![]),
+        "mysql" => (
+            MYSQL_DEFAULT_EXCLUDE,
+            vec!["mysql", "aurora-mysql", "mariadb"],
+            vec![("USERNAME_CHARACTER_LIMIT", "UsernameCharacterLimit")],
+        ),
+        other => panic!("deploy/{other}.yaml: unknown engine; add its facts to this test"),
+    }
+}
+
+/// One template per Lambda and one Lambda per template, each wired to its own zip, the
+/// engine's password default and every variable the binary reads.
+#[test]
+fn every_lambda_has_its_template() {
+    let lambdas: BTreeSet<String> = std::fs::read_dir(root().join("lambdas"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.join("Cargo.toml").is_file())
+        .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
+        .collect();
+    let templates = templates();
+    let deployed: BTreeSet<String> = templates.iter().map(|(p, _)| engine_of(p)).collect();
+    assert_eq!(
+        lambdas, deployed,
+        "lambdas/<engine> and deploy/<engine>.yaml pair up"
+    );
+    assert!(lambdas.contains("postgres") && lambdas.contains("mysql"));
+
+    for (path, t) in &templates {
+        let engine = engine_of(path);
+        let (exclude, engine_keys, own_variables) = engine_facts(&engine);
+        let at = path.display();
+        let params = &t["Parameters"];
+        assert_eq!(
+            params["CodeUri"]["Default"],
+            format!("../dist/{engine}/bootstrap.zip"),
+            "{at}: the engine's zip"
+        );
+        assert_eq!(
+            params["ExcludeCharacters"]["Default"], exclude,
+            "{at}: AWS's EXCLUDE_CHARACTERS default for the engine"
+        );
+        let function = &t["Resources"]["Function"]["Properties"];
+        assert_eq!(
+            function["FunctionName"]["Fn::Sub"],
+            format!("${{AWS::StackName}}-{engine}-rotation"),
+            "{at}"
+        );
+        let variables = &function["Environment"]["Variables"];
+        for (var, param) in COMMON_VARIABLES.iter().chain(own_variables.iter()) {
+            assert_eq!(variables[*var], json!({"Ref": param}), "{at}: {var}");
+            assert!(params[*param].is_object(), "{at}: parameter {param}");
+        }
+        let example = &t["Resources"]["ExampleSecret"]["Properties"]["GenerateSecretString"];
+        assert_eq!(
+            example["ExcludeCharacters"], exclude,
+            "{at}: example secret"
+        );
+        let template = example["SecretStringTemplate"]["Fn::Sub"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{at}: the example secret's template"));
+        let key = if engine_keys.len() == 1 {
+            json!(engine_keys[0])
+        } else {
+            assert_eq!(
+                params["ExampleEngine"]["AllowedValues"],
+                json!(engine_keys),
+                "{at}"
+            );
+            json!("${ExampleEngine}")
+        };
+        assert!(
+            template.contains(&format!("\"engine\": {key}")),
+            "{at}: the example secret's engine key: {template}"
+        );
+    }
 }

@@ -195,11 +195,13 @@ pub struct Services {
     pub ca: PathBuf,
     /// An unrelated CA: verification against it must fail.
     pub other_ca: PathBuf,
-    /// The servers' certificate (SAN `DNS:localhost`, `IP:127.0.0.1`) and key.
+    /// The servers' certificate (SAN `DNS:localhost`, `IP:127.0.0.1`), signed by [`Services::ca`].
     pub server_cert: PathBuf,
+    /// The private key of [`Services::server_cert`] (PEM).
     pub server_key: PathBuf,
-    /// A certificate signed by [`Services::ca`] for the wrong host name `wrong.example`, and its key.
+    /// A certificate signed by [`Services::ca`] for the wrong host name `wrong.example`.
     pub wrong_host_cert: PathBuf,
+    /// The private key of [`Services::wrong_host_cert`] (PEM).
     pub wrong_host_key: PathBuf,
 }
 
@@ -410,7 +412,9 @@ pub struct PgService {
     pub url: String,
     /// Server log: statements (`log_statement='all'`), connections, failed authentications.
     pub log: PathBuf,
+    /// The CA that signed the server's certificate: trust it for verify-full TLS.
     pub ca: PathBuf,
+    /// An unrelated CA: verifying the server against it must fail.
     pub other_ca: PathBuf,
 }
 
@@ -553,7 +557,9 @@ pub struct MysqlService {
     pub log: PathBuf,
     /// The error log (failed logins: `Access denied for user ...`).
     pub error_log: PathBuf,
+    /// The CA that signed the server's certificate: trust it for verify-full TLS.
     pub ca: PathBuf,
+    /// An unrelated CA: verifying the server against it must fail.
     pub other_ca: PathBuf,
 }
 
@@ -671,6 +677,7 @@ impl LogCursor {
         LogCursor { path, offset }
     }
 
+    /// The log file this cursor reads.
     pub fn path(&self) -> &Path {
         &self.path
     }
