@@ -17,7 +17,27 @@
 //! Secret values are [`secrecy`] types throughout: `Debug` redacts them and they never
 //! reach an error message or a log.
 //!
-//! See [`Driver`] for a whole rotation in a few lines.
+//! See [`Driver`] for a whole rotation in a few lines. The pieces on their own:
+//!
+//! ```
+//! use rotwise_core::password::PasswordPolicy;
+//! use rotwise_core::{ExposeSecret, RotationEvent, Step};
+//!
+//! // The event the service sends, with AWS's field names.
+//! let event = RotationEvent::from_json_str(
+//!     r#"{"Step": "setSecret", "SecretId": "arn:aws:secretsmanager:us-east-1:1:secret:db",
+//!        "ClientRequestToken": "3f1c0b6e-1d2a-4c55-9a57-000000000001"}"#,
+//! )
+//! .unwrap();
+//! assert_eq!(event.step.parse::<Step>().unwrap(), Step::SetSecret);
+//!
+//! // GetRandomPassword's parameters, generated locally from the OS CSPRNG.
+//! let policy = PasswordPolicy { length: 20, exclude_punctuation: true, ..PasswordPolicy::default() };
+//! let password = policy.generate().unwrap();
+//! assert_eq!(password.expose_secret().len(), 20);
+//! assert!(password.expose_secret().chars().all(|c| c.is_ascii_alphanumeric()));
+//! assert_eq!(format!("{password:?}"), "SecretBox<str>([REDACTED])");
+//! ```
 
 pub mod driver;
 pub mod error;

@@ -33,6 +33,23 @@
 //! # Ok(()) }
 //! ```
 //!
+//! Reading a secret and building the SQL needs no database (this example runs):
+//!
+//! ```
+//! use rotwise_mysql::{MysqlSecret, TlsMode, sql};
+//!
+//! let secret = MysqlSecret::parse_str(
+//!     r#"{"engine": "mariadb", "host": "db", "port": "3306", "username": "app", "password": "pw"}"#,
+//! ).unwrap();
+//! assert!(secret.is_mariadb());
+//! assert_eq!(secret.tls_mode(), TlsMode::Prefer); // no "ssl" key: AWS's default
+//! assert_eq!(sql::quote_ident("we`ird"), "`we``ird`");
+//! // The clone name is checked against the engine's limit before anything changes.
+//! assert_eq!(sql::engine_username_limit("mysql"), 32);
+//! assert!(sql::alt_username(&"u".repeat(27), 32).is_err());
+//! assert_eq!(sql::alt_username("app", 32).unwrap(), "app_clone");
+//! ```
+//!
 //! # Secret JSON
 //! AWS's keys, unchanged ([`MysqlSecret`]): `engine` (`mysql`, `aurora-mysql` or
 //! `mariadb`), `host`, `username`, `password` required; `port` (number or string, default

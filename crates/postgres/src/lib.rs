@@ -32,6 +32,31 @@
 //! # Ok(()) }
 //! ```
 //!
+//! Reading a secret and building the SQL needs no database (this example runs):
+//!
+//! ```
+//! use rotwise_core::ExposeSecret;
+//! use rotwise_postgres::{PgSecret, TlsMode, sql};
+//!
+//! let secret = PgSecret::parse_str(
+//!     r#"{"engine": "postgres", "host": "db", "username": "O'Neil", "password": "pw",
+//!         "ssl": "true", "team": "payments"}"#,
+//! ).unwrap();
+//! assert_eq!(secret.tls_mode(), TlsMode::VerifyFull); // AWS's "ssl": true
+//! assert_eq!(sql::quote_ident("a\"b"), "\"a\"\"b\"");
+//! // The server only ever sees a SCRAM-SHA-256 verifier, never the password.
+//! let verifier = sql::scram_verifier(&rotwise_core::SecretString::from("new-password"));
+//! assert!(verifier.starts_with("SCRAM-SHA-256$4096:"));
+//! assert!(!verifier.contains("new-password"));
+//! // Unknown keys survive a password change.
+//! let next = secret.with_password("new-password".into()).to_payload();
+//! assert!(next.as_string().unwrap().expose_secret().contains(r#""team":"payments""#));
+//!
+//! let err = PgSecret::parse_str(r#"{"engine": "postgres", "username": "u", "password": "p"}"#)
+//!     .unwrap_err();
+//! assert_eq!(err.to_string(), "host key is missing from secret JSON");
+//! ```
+//!
 //! # Secret JSON
 //! AWS's keys, unchanged ([`PgSecret`]): `engine` (`postgres` or `aurora-postgresql`),
 //! `host`, `username`, `password` required; `port` (number or string, default 5432),
