@@ -51,6 +51,9 @@ pub trait Fixture: Send + Sync {
     async fn log_since(&self, mark: &Self::LogMark) -> Result<String, BoxError>;
     /// Failed logins of `user` in `log`.
     fn failed_logins(&self, log: &str, user: &str) -> usize;
+    /// Connections `user` opened in `log` (PostgreSQL `log_connections`, MariaDB's general
+    /// log `Connect` lines).
+    fn connections(&self, log: &str, user: &str) -> usize;
 }
 
 /// The users of one alternating (or single) setup, dropped at the end.
@@ -380,6 +383,19 @@ pub async fn assert_invalid_events_change_nothing(bin: &Path, secret_json: &str,
     assert!(logs.contains("step failed"), "failures are logged:\n{logs}");
     assert!(!logs.contains(canary), "the password is in the logs");
 }
+
+/// Bad values of the variables every engine reads, for [`assert_bad_env_stops_init`].
+pub const COMMON_BAD_ENV: &[(&str, &str)] = &[
+    ("ROTATION_STRATEGY", "sideways"),
+    ("ROTATION_TLS_MODE", "allow"),
+    ("ROTATION_CA_FILE", "/nonexistent/rds-bundle.pem"),
+    ("ROTATION_CONNECT_TIMEOUT_MS", "5s"),
+    ("ROTATION_PASSWORDS", "api"),
+    ("PASSWORD_LENGTH", "0"),
+    ("EXCLUDE_NUMBERS", "maybe"),
+    ("REQUIRE_EACH_INCLUDED_TYPE", "perhaps"),
+    ("AWS_LAMBDA_LOG_LEVEL", "LOUD"),
+];
 
 /// Each `(variable, value)` alone stops the function at init: non-zero exit, stderr names
 /// the variable and the value, an `init/error` of type `InvalidConfiguration` naming the

@@ -19,9 +19,10 @@ use rotwise_mysql::grants::Grants;
 use rotwise_mysql::sql::{Literals, account, native_hash};
 use rotwise_mysql::{MysqlOptions, MysqlRotator, MysqlSecret, MysqlStrategy, TlsMode};
 use rotwise_test_services::{
-    LogCursor, MysqlService, require_mysql, run_then_cleanup, unique_name,
+    LogCursor, MysqlService, plaintext_hits, record_reliability, require_mysql, run_then_cleanup,
+    unique_name,
 };
-use rotwise_testkit::{Conformance, LocalService, Strategy, Target};
+use rotwise_testkit::{Conformance, LocalService, Recorded, Strategy, Target};
 use secrecy::SecretString;
 use serde_json::{Value, json};
 
@@ -378,10 +379,13 @@ async fn single_conformance() {
             let initial = hexpw();
             create_user(&mut admin, &user, "%", &initial).await;
             let rotator = Arc::new(MysqlRotator::new(options(&my, MysqlStrategy::Single)));
+            let app_log = capture();
+            let log = my.log_cursor();
+            let target = Arc::new(Recorded::new(LoginTarget(rotator.clone())));
             let started = Instant::now();
             let report = Conformance::new(
                 rotator.clone(),
-                Arc::new(LoginTarget(rotator)),
+                target.clone(),
                 secret_value(&my, &user, &initial, None),
                 Strategy::SingleUser,
             )
@@ -389,6 +393,28 @@ async fn single_conformance() {
             .run()
             .await
             .unwrap_or_else(|e| panic!("{e}"));
+            // Every password the suite produced, searched in the app's TRACE capture
+            // and in the server's log (positive control: the capture is not empty).
+            let passwords = target.passwords();
+            let app_text = app_log.text();
+            assert!(!app_text.is_empty(), "the app log is captured");
+            let app_hits = plaintext_hits(&app_text, &passwords);
+            let server_hits = plaintext_hits(&log_until_now(&mut admin, &log).await, &passwords);
+            record_reliability(&[
+                &"conformance",
+                &"mysql",
+                &"single",
+                &report.scenarios,
+                &report.fault_points,
+                &passwords.len(),
+                &app_hits,
+                &server_hits,
+            ]);
+            assert_eq!(
+                (app_hits, server_hits),
+                (0, 0),
+                "plaintext passwords in the logs"
+            );
             eprintln!("single conformance: {report} in {:?}", started.elapsed());
         }
     };
@@ -788,10 +814,13 @@ async fn alternating_conformance() {
                 rotator,
             } = alternating_pair(&my, &mut admin, &base, "%", &master, &db).await;
             let initial = value_of(&store, &arn, AWSCURRENT).await;
+            let app_log = capture();
+            let log = my.log_cursor();
+            let target = Arc::new(Recorded::new(LoginTarget(rotator.clone())));
             let started = Instant::now();
             let report = Conformance::new(
                 rotator.clone(),
-                Arc::new(LoginTarget(rotator)),
+                target.clone(),
                 initial,
                 Strategy::AlternatingUsers,
             )
@@ -800,6 +829,28 @@ async fn alternating_conformance() {
             .run()
             .await
             .unwrap_or_else(|e| panic!("{e}"));
+            // Every password the suite produced, searched in the app's TRACE capture
+            // and in the server's log (positive control: the capture is not empty).
+            let passwords = target.passwords();
+            let app_text = app_log.text();
+            assert!(!app_text.is_empty(), "the app log is captured");
+            let app_hits = plaintext_hits(&app_text, &passwords);
+            let server_hits = plaintext_hits(&log_until_now(&mut admin, &log).await, &passwords);
+            record_reliability(&[
+                &"conformance",
+                &"mysql",
+                &"alternating",
+                &report.scenarios,
+                &report.fault_points,
+                &passwords.len(),
+                &app_hits,
+                &server_hits,
+            ]);
+            assert_eq!(
+                (app_hits, server_hits),
+                (0, 0),
+                "plaintext passwords in the logs"
+            );
             eprintln!(
                 "alternating conformance: {report} in {:?}",
                 started.elapsed()
@@ -889,6 +940,7 @@ async fn nasty_usernames_and_passwords_rotate() {
                 include_space: true,
                 ..PasswordPolicy::default()
             };
+            capture(); // from here on, the app log is captured at TRACE
             let log = my.log_cursor();
             let mut seen = vec![all_punct.clone()];
             let master_pw = hexpw();
@@ -954,6 +1006,20 @@ async fn nasty_usernames_and_passwords_rotate() {
                 "positive control"
             );
             assert!(text.contains("SET PASSWORD = '*"), "positive control");
+            // The app's TRACE capture too (every test of this binary logs into it).
+            let passwords: Vec<String> = seen.iter().skip(1).cloned().collect();
+            let app_hits = plaintext_hits(&capture().text(), &passwords);
+            record_reliability(&[
+                &"adversarial",
+                &"mysql",
+                &"single+alternating",
+                &0,
+                &0,
+                &(nasty.len() + 1 + seen.len()),
+                &app_hits,
+                &plaintext_hits(&text, &passwords),
+            ]);
+            assert_eq!(app_hits, 0, "plaintext in the app log");
             for p in seen.iter().skip(1) {
                 assert!(!text.contains(p.as_str()), "plaintext in the server log");
             }

@@ -12,8 +12,10 @@ use rotwise_core::store::{AWSCURRENT, AWSPENDING, MemoryStore, SecretStore};
 use rotwise_core::{BoxError, Driver, ExposeSecret, PasswordSource, SecretPayload};
 use rotwise_postgres::sql::{quote_ident, quote_literal, scram_verifier};
 use rotwise_postgres::{PgOptions, PgRotator, PgSecret, PgStrategy, TlsMode};
-use rotwise_test_services::{PgService, require_pg, run_then_cleanup, unique_name};
-use rotwise_testkit::{Conformance, LocalService, Strategy, Target};
+use rotwise_test_services::{
+    PgService, plaintext_hits, record_reliability, require_pg, run_then_cleanup, unique_name,
+};
+use rotwise_testkit::{Conformance, LocalService, Recorded, Strategy, Target};
 use secrecy::SecretString;
 use serde_json::{Value, json};
 use tokio_postgres::Client;
@@ -330,16 +332,41 @@ async fn single_user_conformance() {
             let initial = hexpw();
             create_role(&admin, &user, &initial, "").await;
             let rotator = Arc::new(PgRotator::new(options(&pg, PgStrategy::Single)));
+            let app_log = capture();
+            let log = pg.log_cursor();
+            let target = Arc::new(Recorded::new(LoginTarget(rotator.clone())));
             let started = Instant::now();
             let report = Conformance::new(
                 rotator.clone(),
-                Arc::new(LoginTarget(rotator)),
+                target.clone(),
                 secret_value(&pg, &user, &initial, None),
                 Strategy::SingleUser,
             )
             .run()
             .await
             .unwrap_or_else(|e| panic!("{e}"));
+            // Every password the suite produced, searched in the app's TRACE capture
+            // and in the server's log (positive control: the capture is not empty).
+            let passwords = target.passwords();
+            let app_text = app_log.text();
+            assert!(!app_text.is_empty(), "the app log is captured");
+            let app_hits = plaintext_hits(&app_text, &passwords);
+            let server_hits = plaintext_hits(&log_until_now(&admin, &log).await, &passwords);
+            record_reliability(&[
+                &"conformance",
+                &"postgres",
+                &"single",
+                &report.scenarios,
+                &report.fault_points,
+                &passwords.len(),
+                &app_hits,
+                &server_hits,
+            ]);
+            assert_eq!(
+                (app_hits, server_hits),
+                (0, 0),
+                "plaintext passwords in the logs"
+            );
             eprintln!(
                 "single conformance: {report} in {:?}; calls {:?}",
                 started.elapsed(),
@@ -640,10 +667,13 @@ async fn alternating_conformance() {
                 rotator,
             } = alternating_pair(&pg, &admin, &base, &master).await;
             let initial = value_of(&store, &arn, None, Some(AWSCURRENT)).await;
+            let app_log = capture();
+            let log = pg.log_cursor();
+            let target = Arc::new(Recorded::new(LoginTarget(rotator.clone())));
             let started = Instant::now();
             let report = Conformance::new(
                 rotator.clone(),
-                Arc::new(LoginTarget(rotator)),
+                target.clone(),
                 initial,
                 Strategy::AlternatingUsers,
             )
@@ -652,6 +682,28 @@ async fn alternating_conformance() {
             .run()
             .await
             .unwrap_or_else(|e| panic!("{e}"));
+            // Every password the suite produced, searched in the app's TRACE capture
+            // and in the server's log (positive control: the capture is not empty).
+            let passwords = target.passwords();
+            let app_text = app_log.text();
+            assert!(!app_text.is_empty(), "the app log is captured");
+            let app_hits = plaintext_hits(&app_text, &passwords);
+            let server_hits = plaintext_hits(&log_until_now(&admin, &log).await, &passwords);
+            record_reliability(&[
+                &"conformance",
+                &"postgres",
+                &"alternating",
+                &report.scenarios,
+                &report.fault_points,
+                &passwords.len(),
+                &app_hits,
+                &server_hits,
+            ]);
+            assert_eq!(
+                (app_hits, server_hits),
+                (0, 0),
+                "plaintext passwords in the logs"
+            );
             eprintln!(
                 "alternating conformance: {report} in {:?}; calls {:?}",
                 started.elapsed(),
@@ -702,6 +754,7 @@ async fn nasty_usernames_and_passwords_rotate() {
                 include_space: true,
                 ..PasswordPolicy::default()
             };
+            capture(); // from here on, the app log is captured at TRACE
             let log = pg.log_cursor();
             let mut seen = vec![all_punct.clone()];
             let master_pw = hexpw();
@@ -763,6 +816,20 @@ async fn nasty_usernames_and_passwords_rotate() {
                 text.contains("PASSWORD 'SCRAM-SHA-256$"),
                 "positive control"
             );
+            // The app's TRACE capture too (every test of this binary logs into it).
+            let passwords: Vec<String> = seen.iter().skip(1).cloned().collect();
+            let app_hits = plaintext_hits(&capture().text(), &passwords);
+            record_reliability(&[
+                &"adversarial",
+                &"postgres",
+                &"single+alternating",
+                &0,
+                &0,
+                &(nasty.len() + 1 + seen.len()),
+                &app_hits,
+                &plaintext_hits(&text, &passwords),
+            ]);
+            assert_eq!(app_hits, 0, "plaintext in the app log");
             for p in seen.iter().skip(1) {
                 assert!(!text.contains(p.as_str()), "plaintext in the server log");
             }

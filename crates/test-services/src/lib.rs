@@ -739,6 +739,31 @@ where
     }
 }
 
+/// How many of `passwords` occur in `text` (a log).
+pub fn plaintext_hits(text: &str, passwords: &[String]) -> usize {
+    passwords
+        .iter()
+        .filter(|p| !p.is_empty() && text.contains(p.as_str()))
+        .count()
+}
+
+/// For `scripts/reliability`: append one tab-separated record (kind, engine, strategy,
+/// scenarios, fault points, inputs tried, app-log hits, server-log hits) to the file named by
+/// `ROTATION_RELIABILITY_REPORT`, when set.
+pub fn record_reliability(fields: &[&dyn std::fmt::Display]) {
+    let Some(path) = std::env::var_os("ROTATION_RELIABILITY_REPORT") else {
+        return;
+    };
+    let line: Vec<String> = fields.iter().map(|f| f.to_string()).collect();
+    let mut file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .expect("ROTATION_RELIABILITY_REPORT is writable");
+    std::io::Write::write_all(&mut file, format!("{}\n", line.join("\t")).as_bytes())
+        .expect("ROTATION_RELIABILITY_REPORT is writable");
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

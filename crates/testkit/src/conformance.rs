@@ -36,6 +36,50 @@ pub trait Target: Send + Sync {
     async fn accepts(&self, value: &SecretPayload) -> Result<bool, BoxError>;
 }
 
+/// A [`Target`] that also keeps every password it was asked about (the `password` key of
+/// JSON values): every password a suite produced, to search logs for afterwards.
+pub struct Recorded<T> {
+    inner: T,
+    seen: std::sync::Mutex<Vec<String>>,
+}
+
+impl<T: Target> Recorded<T> {
+    /// Record what `inner` is asked.
+    pub fn new(inner: T) -> Self {
+        Recorded {
+            inner,
+            seen: std::sync::Mutex::new(Vec::new()),
+        }
+    }
+
+    /// The distinct passwords seen so far.
+    pub fn passwords(&self) -> Vec<String> {
+        self.seen.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+}
+
+#[async_trait]
+impl<T: Target> Target for Recorded<T> {
+    async fn accepts(&self, value: &SecretPayload) -> Result<bool, BoxError> {
+        let password = value
+            .as_string()
+            .and_then(|s| {
+                serde_json::from_str::<serde_json::Value>(
+                    rotwise_core::ExposeSecret::expose_secret(s),
+                )
+                .ok()
+            })
+            .and_then(|v| v["password"].as_str().map(str::to_string));
+        if let Some(p) = password {
+            let mut seen = self.seen.lock().unwrap_or_else(|e| e.into_inner());
+            if !p.is_empty() && !seen.contains(&p) {
+                seen.push(p);
+            }
+        }
+        self.inner.accepts(value).await
+    }
+}
+
 /// Which promises the rotation strategy makes (DESIGN section 3.2).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Strategy {

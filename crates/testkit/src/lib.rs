@@ -58,6 +58,6 @@ pub mod service;
 pub mod toy;
 
 pub use conformance::{
-    Conformance, ConformanceFailure, ConformanceReport, Invariant, Strategy, Target,
+    Conformance, ConformanceFailure, ConformanceReport, Invariant, Recorded, Strategy, Target,
 };
 pub use service::{LocalService, RotationFailed, RotationRun, StepHandler};

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use rotwise_core::store::{AWSCURRENT, AWSPENDING, AWSPREVIOUS, MemoryStore};
 use rotwise_lambda::emulator::Outcome;
 use rotwise_lambda::harness::{
-    Fixture, Harness, assert_bad_env_stops_init, assert_init_is_offline,
+    COMMON_BAD_ENV, Fixture, Harness, assert_bad_env_stops_init, assert_init_is_offline,
     assert_invalid_events_change_nothing, assert_log_capture_works, credentials_in, users_of,
 };
 use rotwise_test_services::{require_mysql, run_then_cleanup, unique_name};
@@ -239,23 +239,12 @@ async fn invalid_events_return_errors_and_change_nothing() {
 
 #[tokio::test]
 async fn a_bad_environment_variable_stops_init_naming_it() {
-    assert_bad_env_stops_init(
-        BIN.as_ref(),
-        &[
-            ("ROTATION_STRATEGY", "sideways"),
-            ("ROTATION_TLS_MODE", "allow"),
-            ("ROTATION_CA_FILE", "/nonexistent/rds-bundle.pem"),
-            ("ROTATION_CONNECT_TIMEOUT_MS", "5s"),
-            ("ROTATION_PASSWORDS", "api"),
-            ("USERNAME_CHARACTER_LIMIT", "many"),
-            ("USERNAME_CHARACTER_LIMIT", "-32"),
-            ("PASSWORD_LENGTH", "0"),
-            ("EXCLUDE_NUMBERS", "maybe"),
-            ("REQUIRE_EACH_INCLUDED_TYPE", "perhaps"),
-            ("AWS_LAMBDA_LOG_LEVEL", "LOUD"),
-        ],
-    )
-    .await;
+    let mut cases = COMMON_BAD_ENV.to_vec();
+    cases.extend([
+        ("USERNAME_CHARACTER_LIMIT", "many"),
+        ("USERNAME_CHARACTER_LIMIT", "-32"),
+    ]);
+    assert_bad_env_stops_init(BIN.as_ref(), &cases).await;
 }
 
 #[tokio::test]

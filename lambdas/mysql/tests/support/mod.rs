@@ -175,4 +175,8 @@ impl Fixture for Mysql {
         log.matches(&format!("Access denied for user '{user}'@"))
             .count()
     }
+
+    fn connections(&self, log: &str, user: &str) -> usize {
+        log.matches(&format!("Connect\t{user}@")).count()
+    }
 }
