@@ -41,7 +41,7 @@
 //! let secret = MysqlSecret::parse_str(
 //!     r#"{"engine": "mariadb", "host": "db", "port": "3306", "username": "app", "password": "pw"}"#,
 //! ).unwrap();
-//! assert!(secret.is_mariadb());
+//! assert!(rotwise_mysql::secret::is_mariadb(&secret));
 //! assert_eq!(secret.tls_mode(), TlsMode::Prefer); // no "ssl" key: AWS's default
 //! assert_eq!(sql::quote_ident("we`ird"), "`we``ird`");
 //! // The clone name is checked against the engine's limit before anything changes.

@@ -259,7 +259,7 @@ impl MysqlRotator {
         let master_version = versions.other_secret(&masterarn).await?;
         let mut master = MysqlSecret::parse(&master_version.payload).map_err(|error| {
             let hint = match error {
-                SecretError::Missing(_) | SecretError::Engine => {
+                SecretError::Missing(_) | SecretError::Engine { .. } => {
                     "; an RDS-managed master secret holds only username and password: add host, port and engine keys to it"
                 }
                 _ => "",

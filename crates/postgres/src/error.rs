@@ -1,39 +1,12 @@
 //! Errors. None carries a password or a secret value: only credential names, users,
 //! hosts and the server's or TLS library's reason.
 
-use std::fmt;
-
 use rotwise_core::store::StoreError;
 
 use crate::secret::SecretError;
 use crate::sql::NameError;
 
-/// Which credential a login or a secret belongs to.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Credential {
-    /// AWSCURRENT.
-    Current,
-    /// AWSPENDING.
-    Pending,
-    /// AWSPREVIOUS.
-    Previous,
-    /// The master secret (`masterarn`).
-    Master,
-    /// A value checked outside a rotation step.
-    Given,
-}
-
-impl fmt::Display for Credential {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Credential::Current => "current",
-            Credential::Pending => "pending",
-            Credential::Previous => "previous",
-            Credential::Master => "master",
-            Credential::Given => "given",
-        })
-    }
-}
+pub use rotwise_dbsecret::Credential;
 
 /// A failed login.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]

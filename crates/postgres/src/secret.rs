@@ -1,11 +1,7 @@
-//! The secret JSON, with AWS's keys and AWS's error texts.
+//! The secret JSON, with AWS's keys and AWS's error texts ([`rotwise_dbsecret`], with
+//! PostgreSQL's engine names and defaults).
 
-use std::fmt;
-
-use rotwise_core::{ExposeSecret, SecretPayload, SecretString};
-use serde_json::{Map, Value};
-
-use crate::tls::TlsMode;
+use rotwise_dbsecret::Engine;
 
 /// The engines AWS's PostgreSQL functions accept.
 pub const ENGINES: [&str; 2] = ["postgres", "aurora-postgresql"];
@@ -16,301 +12,53 @@ pub const DEFAULT_PORT: u16 = 5432;
 /// The default database when the secret has none.
 pub const DEFAULT_DBNAME: &str = "postgres";
 
-/// Why a secret value is not a usable PostgreSQL secret. Never contains a value from
-/// the secret: only key names, expected types and JSON positions.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-pub enum SecretError {
-    /// Not parseable as JSON. serde_json's own message is not used because it may quote
-    /// the input; only its category and position are kept.
-    #[error("the secret value is not valid JSON ({category} at line {line} column {column})")]
-    NotJson {
-        /// `syntax error`, `unexpected end of input`, ...
-        category: &'static str,
-        /// 1-based line of the problem.
-        line: usize,
-        /// 1-based column of the problem.
-        column: usize,
-    },
-    /// Valid JSON, but not an object.
-    #[error("the secret value must be a JSON object")]
-    NotObject,
-    /// A `SecretBinary` value.
-    #[error("the secret value is binary; a PostgreSQL secret is a JSON SecretString")]
-    Binary,
-    /// A required key is absent (AWS's text).
-    #[error("{0} key is missing from secret JSON")]
-    Missing(&'static str),
-    /// `engine` absent or not a PostgreSQL engine (AWS's text).
-    #[error("Database engine must be set to 'postgres' in order to use this rotation lambda")]
-    Engine,
-    /// A key holds the wrong JSON type or an unusable value (the value is not shown).
-    #[error("the {key} key in the secret JSON must be {expected}")]
-    WrongType {
-        /// The key.
-        key: &'static str,
-        /// What it must be.
-        expected: &'static str,
-    },
+/// PostgreSQL and Aurora PostgreSQL, as [`PgSecret`] reads them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Postgres;
+
+impl Engine for Postgres {
+    const ENGINES: &'static [&'static str] = &ENGINES;
+    const AWS_NAME: &'static str = "postgres";
+    const PRODUCT: &'static str = "PostgreSQL";
+    const SECRET_TYPE: &'static str = "PgSecret";
+    const DEFAULT_PORT: u16 = DEFAULT_PORT;
+    const DEFAULT_DBNAME: Option<&'static str> = Some(DEFAULT_DBNAME);
+    type Dbname = String;
 }
+
+/// Why a secret value is not a usable secret (shared with the other engines). Never
+/// contains a value from the secret: only key names, expected types and JSON positions.
+pub use rotwise_dbsecret::SecretError;
 
 /// A PostgreSQL secret as AWS's functions store it:
 /// `{"engine", "host", "port", "username", "password", "dbname", "ssl", "masterarn", ...}`.
 ///
-/// Unknown keys are kept with their JSON types and written back unchanged by
+/// `engine` is `postgres` or `aurora-postgresql`; `port` defaults to 5432 and `dbname` to
+/// `postgres`. Unknown keys are kept with their JSON types and written back unchanged by
 /// [`PgSecret::to_payload`]; only `username` and `password` are ever replaced. The password
-/// lives in a [`SecretString`] (not in the key map), and `Debug` redacts it.
-#[derive(Clone)]
-pub struct PgSecret {
-    /// Every key except `password`, as read.
-    fields: Map<String, Value>,
-    /// `engine` (`postgres` or `aurora-postgresql`).
-    pub engine: String,
-    /// `host`.
-    pub host: String,
-    /// `port` (a number or a numeric string; default 5432).
-    pub port: u16,
-    /// `username`.
-    pub username: String,
-    /// `password`.
-    pub password: SecretString,
-    /// `dbname` (default `postgres`).
-    pub dbname: String,
-    /// `ssl`: `Some(true)` / `Some(false)` from a bool or `"true"`/`"false"` (any case);
-    /// `None` when absent or anything else (AWS's "try TLS, fall back").
-    pub ssl: Option<bool>,
-    /// `masterarn`.
-    pub masterarn: Option<String>,
-}
-
-impl fmt::Debug for PgSecret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let other: Vec<&String> = self
-            .fields
-            .keys()
-            .filter(|k| !KNOWN.contains(&k.as_str()))
-            .collect();
-        f.debug_struct("PgSecret")
-            .field("engine", &self.engine)
-            .field("host", &self.host)
-            .field("port", &self.port)
-            .field("username", &self.username)
-            .field("password", &"[REDACTED]")
-            .field("dbname", &self.dbname)
-            .field("ssl", &self.ssl)
-            .field("masterarn", &self.masterarn)
-            .field("other_keys", &other)
-            .finish()
-    }
-}
-
-const KNOWN: [&str; 8] = [
-    "engine",
-    "host",
-    "port",
-    "username",
-    "password",
-    "dbname",
-    "ssl",
-    "masterarn",
-];
-
-fn string_key(
-    fields: &Map<String, Value>,
-    key: &'static str,
-) -> Result<Option<String>, SecretError> {
-    match fields.get(key) {
-        None => Ok(None),
-        Some(Value::String(s)) => Ok(Some(s.clone())),
-        Some(_) => Err(SecretError::WrongType {
-            key,
-            expected: "a string",
-        }),
-    }
-}
-
-fn required(fields: &Map<String, Value>, key: &'static str) -> Result<String, SecretError> {
-    string_key(fields, key)?.ok_or(SecretError::Missing(key))
-}
-
-impl PgSecret {
-    /// Parse a secret value.
-    pub fn parse(payload: &SecretPayload) -> Result<PgSecret, SecretError> {
-        match payload.as_string() {
-            Some(s) => PgSecret::parse_str(s.expose_secret()),
-            None => Err(SecretError::Binary),
-        }
-    }
-
-    /// Parse a secret's JSON text. Checks in AWS's order: `host`, `username`, `password`
-    /// present, then `engine`.
-    pub fn parse_str(text: &str) -> Result<PgSecret, SecretError> {
-        let value: Value = serde_json::from_str(text).map_err(|e| SecretError::NotJson {
-            category: match e.classify() {
-                serde_json::error::Category::Io => "read error",
-                serde_json::error::Category::Syntax => "syntax error",
-                serde_json::error::Category::Data => "data error",
-                serde_json::error::Category::Eof => "unexpected end of input",
-            },
-            line: e.line(),
-            column: e.column(),
-        })?;
-        let Value::Object(mut fields) = value else {
-            return Err(SecretError::NotObject);
-        };
-        for key in ["host", "username", "password"] {
-            if !fields.contains_key(key) {
-                return Err(SecretError::Missing(key));
-            }
-        }
-        let password = match fields.remove("password") {
-            Some(Value::String(p)) => SecretString::from(p),
-            _ => {
-                return Err(SecretError::WrongType {
-                    key: "password",
-                    expected: "a string",
-                });
-            }
-        };
-        let engine = match fields.get("engine") {
-            Some(Value::String(e)) if ENGINES.contains(&e.as_str()) => e.clone(),
-            _ => return Err(SecretError::Engine),
-        };
-        let host = required(&fields, "host")?;
-        let username = required(&fields, "username")?;
-        let port = match fields.get("port") {
-            None | Some(Value::Null) => Some(DEFAULT_PORT),
-            Some(Value::Number(n)) => n.as_u64().and_then(|p| u16::try_from(p).ok()),
-            Some(Value::String(s)) => s.trim().parse::<u16>().ok(),
-            Some(_) => None,
-        }
-        .filter(|p| *p != 0)
-        .ok_or(SecretError::WrongType {
-            key: "port",
-            expected: "a port number (1-65535) or a string holding one",
-        })?;
-        let dbname = string_key(&fields, "dbname")?.unwrap_or_else(|| DEFAULT_DBNAME.to_owned());
-        let ssl = match fields.get("ssl") {
-            Some(Value::Bool(b)) => Some(*b),
-            Some(Value::String(s)) if s.eq_ignore_ascii_case("true") => Some(true),
-            Some(Value::String(s)) if s.eq_ignore_ascii_case("false") => Some(false),
-            _ => None,
-        };
-        let masterarn = string_key(&fields, "masterarn")?;
-        Ok(PgSecret {
-            fields,
-            engine,
-            host,
-            port,
-            username,
-            password,
-            dbname,
-            ssl,
-            masterarn,
-        })
-    }
-
-    /// The TLS mode AWS's `ssl` key asks for: `true` → verify-full, `false` → disable,
-    /// absent (or not a boolean) → prefer.
-    pub fn tls_mode(&self) -> TlsMode {
-        match self.ssl {
-            Some(true) => TlsMode::VerifyFull,
-            Some(false) => TlsMode::Disable,
-            None => TlsMode::Prefer,
-        }
-    }
-
-    /// The same secret with another password.
-    pub fn with_password(&self, password: SecretString) -> PgSecret {
-        PgSecret {
-            password,
-            ..self.clone()
-        }
-    }
-
-    /// The same secret with another username.
-    pub fn with_username(&self, username: &str) -> PgSecret {
-        let mut next = self.clone();
-        next.username = username.to_owned();
-        next.fields
-            .insert("username".to_owned(), Value::String(username.to_owned()));
-        next
-    }
-
-    /// The JSON text: every key as read, with the current `username` and `password`.
-    pub fn to_payload(&self) -> SecretPayload {
-        let mut map = self.fields.clone();
-        map.insert(
-            "password".to_owned(),
-            Value::String(self.password.expose_secret().to_owned()),
-        );
-        // Serialising a map of JSON values cannot fail.
-        let text = Value::Object(map).to_string();
-        SecretPayload::String(SecretString::from(text))
-    }
-
-    /// Whether the key `key` was present in the JSON (including `password`).
-    pub fn has_key(&self, key: &str) -> bool {
-        key == "password" || self.fields.contains_key(key)
-    }
-}
+/// lives in a [`rotwise_core::SecretString`] (not in the key map), and `Debug` redacts it.
+pub type PgSecret = rotwise_dbsecret::DbSecret<Postgres>;
 
 #[cfg(test)]
 mod tests {
+    use rotwise_core::{SecretPayload, SecretString};
+
     use super::*;
+    use crate::TlsMode;
 
-    const CANARY: &str = "canary-Pw-7f3a";
-
-    fn ok(text: &str) -> PgSecret {
-        PgSecret::parse_str(text).unwrap()
-    }
-
+    /// The description gives AWS's PostgreSQL texts and defaults (the parsing itself is
+    /// tested in rotwise-dbsecret).
     #[test]
-    fn defaults_and_types() {
-        let s =
-            ok(r#"{"engine":"postgres","host":"h","username":"u","password":"canary-Pw-7f3a"}"#);
-        assert_eq!(s.port, 5432);
-        assert_eq!(s.dbname, "postgres");
-        assert_eq!(s.ssl, None);
+    fn postgres_description() {
+        let s = PgSecret::parse_str(
+            r#"{"engine":"aurora-postgresql","host":"h","username":"u","password":"p"}"#,
+        )
+        .unwrap();
+        assert_eq!((s.port, s.dbname.as_str()), (5432, "postgres"));
         assert_eq!(s.tls_mode(), TlsMode::Prefer);
-        assert_eq!(s.masterarn, None);
-        let s = ok(
-            r#"{"engine":"aurora-postgresql","host":"h","port":"6543","username":"u","password":"p","ssl":"TRUE","dbname":"d","masterarn":"arn:m"}"#,
-        );
-        assert_eq!(s.port, 6543);
-        assert_eq!(s.dbname, "d");
-        assert_eq!(s.ssl, Some(true));
-        assert_eq!(s.tls_mode(), TlsMode::VerifyFull);
-        assert_eq!(s.masterarn.as_deref(), Some("arn:m"));
-        let s = ok(
-            r#"{"engine":"postgres","host":"h","port":7,"username":"u","password":"p","ssl":false}"#,
-        );
-        assert_eq!(s.port, 7);
-        assert_eq!(s.tls_mode(), TlsMode::Disable);
-        let s = ok(r#"{"engine":"postgres","host":"h","username":"u","password":"p","ssl":"x"}"#);
-        assert_eq!(s.tls_mode(), TlsMode::Prefer);
-    }
-
-    #[test]
-    fn aws_error_texts_in_aws_order() {
+        assert!(format!("{s:?}").starts_with("PgSecret {"));
         let e = |t: &str| PgSecret::parse_str(t).unwrap_err().to_string();
-        assert_eq!(
-            e(r#"{"engine":"postgres","username":"u","password":"p"}"#),
-            "host key is missing from secret JSON"
-        );
-        assert_eq!(
-            e(r#"{"engine":"postgres","host":"h","password":"p"}"#),
-            "username key is missing from secret JSON"
-        );
-        assert_eq!(
-            e(r#"{"engine":"postgres","host":"h","username":"u"}"#),
-            "password key is missing from secret JSON"
-        );
-        // Missing keys are reported before the engine, as AWS does.
-        assert_eq!(
-            e(r#"{"engine":"mysql","host":"h"}"#),
-            "username key is missing from secret JSON"
-        );
-        for engine in [r#""mysql""#, "1", "null"] {
+        for engine in [r#""mysql""#, r#""mariadb""#, "1"] {
             assert_eq!(
                 e(&format!(
                     r#"{{"engine":{engine},"host":"h","username":"u","password":"p"}}"#
@@ -318,69 +66,14 @@ mod tests {
                 "Database engine must be set to 'postgres' in order to use this rotation lambda"
             );
         }
+        let binary = SecretPayload::Binary(vec![1u8].into());
         assert_eq!(
-            e(r#"{"host":"h","username":"u","password":"p"}"#),
-            "Database engine must be set to 'postgres' in order to use this rotation lambda"
+            PgSecret::parse(&binary).unwrap_err().to_string(),
+            "the secret value is binary; a PostgreSQL secret is a JSON SecretString"
         );
-    }
-
-    #[test]
-    fn bad_values_never_quoted() {
-        let cases = [
-            format!(r#"{{"engine":"postgres","host":"h","username":"u","password":"{CANARY}"#),
-            format!(r#"{{"engine":"postgres","host":"h","username":"u","password":["{CANARY}"]}}"#),
-            format!(
-                r#"{{"engine":"postgres","host":"h","username":"u","password":"p","port":"{CANARY}"}}"#
-            ),
-            format!(r#"{{"engine":"postgres","host":"h","username":"u","password":"{CANARY}" x}}"#),
-            format!(r#"["{CANARY}"]"#),
-            format!(r#""{CANARY}"#),
-            format!(
-                r#"{{"engine":"postgres","host":{{"{CANARY}":1}},"username":"u","password":"p"}}"#
-            ),
-        ];
-        for text in cases {
-            let err = PgSecret::parse_str(&text).unwrap_err();
-            let shown = format!("{err} {err:?}");
-            assert!(!shown.contains(CANARY), "leaked: {shown}");
-            assert!(!shown.contains("canary"), "leaked: {shown}");
-        }
-        let err = PgSecret::parse_str(&format!(
-            r#"{{"engine":"postgres","host":"h","username":"u","password":"p","port":"{CANARY}"}}"#
-        ))
-        .unwrap_err();
-        assert!(err.to_string().contains("port key"), "{err}");
-        let err = PgSecret::parse_str(&format!(
-            r#"{{"engine":"postgres","host":"h","username":"u","password":"{CANARY}"#
-        ))
-        .unwrap_err();
-        assert!(err.to_string().contains("not valid JSON"), "{err}");
-    }
-
-    #[test]
-    fn debug_redacts() {
-        let s = ok(&format!(
-            r#"{{"engine":"postgres","host":"h","username":"u","password":"{CANARY}","extra":1}}"#
+        assert!(matches!(
+            PgSecret::parse(&SecretPayload::String(SecretString::from("{}"))),
+            Err(SecretError::Missing("host"))
         ));
-        let d = format!("{s:?}");
-        assert!(!d.contains(CANARY), "{d}");
-        assert!(d.contains("REDACTED") && d.contains("extra"), "{d}");
-    }
-
-    #[test]
-    fn round_trip_keeps_unknown_keys_and_types() {
-        let text = r#"{"engine":"postgres","host":"h","port":"5433","username":"u","password":"p","dbname":"d","ssl":"true","masterarn":"arn:m","n":1.5,"b":false,"o":{"k":[1,"x",null]},"z":null}"#;
-        let s = ok(text);
-        let out = s
-            .with_password(SecretString::from("new"))
-            .with_username("u_clone")
-            .to_payload();
-        let out: Value = serde_json::from_str(out.as_string().unwrap().expose_secret()).unwrap();
-        let mut expected: Value = serde_json::from_str(text).unwrap();
-        expected["password"] = Value::String("new".into());
-        expected["username"] = Value::String("u_clone".into());
-        assert_eq!(out, expected);
-        // Port kept as a string, ssl kept as a string: types unchanged.
-        assert_eq!(out["port"], Value::String("5433".into()));
     }
 }

@@ -1,8 +1,7 @@
-//! TLS through rustls (aws-lc-rs): modes, trust roots and the chain-only verifier.
+//! TLS through rustls (aws-lc-rs): trust roots and the chain-only verifier; the modes are
+//! [`rotwise_dbsecret::tls`]'s.
 
-use std::fmt;
-use std::path::{Path, PathBuf};
-use std::str::FromStr;
+use std::path::Path;
 use std::sync::Arc;
 
 use rustls::client::WebPkiServerVerifier;
@@ -14,63 +13,7 @@ use rustls::{
     CertificateError, ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme,
 };
 
-/// Where the system's CA bundle is looked for when `SSL_CERT_FILE` is not set: Amazon
-/// Linux (Lambda) first, then Debian/Ubuntu.
-pub const SYSTEM_BUNDLES: [&str; 2] = [
-    "/etc/pki/tls/cert.pem",
-    "/etc/ssl/certs/ca-certificates.crt",
-];
-
-/// How a connection uses TLS. There is no "encrypt but don't verify" mode.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum TlsMode {
-    /// Plaintext.
-    Disable,
-    /// Try [`TlsMode::VerifyFull`]; when the server refuses TLS or the handshake fails,
-    /// reconnect in plaintext and log a WARN naming the host and the reason.
-    Prefer,
-    /// TLS; the certificate chain is verified, the host name is not.
-    Require,
-    /// TLS; chain and host name verified.
-    VerifyFull,
-}
-
-impl TlsMode {
-    /// The mode's name as `ROTATION_TLS_MODE` spells it.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            TlsMode::Disable => "disable",
-            TlsMode::Prefer => "prefer",
-            TlsMode::Require => "require",
-            TlsMode::VerifyFull => "verify-full",
-        }
-    }
-}
-
-impl fmt::Display for TlsMode {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// An unknown TLS mode name.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("unknown TLS mode {0:?}: use disable, prefer, require or verify-full")]
-pub struct UnknownTlsMode(pub String);
-
-impl FromStr for TlsMode {
-    type Err = UnknownTlsMode;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s.trim().to_ascii_lowercase().as_str() {
-            "disable" => Ok(TlsMode::Disable),
-            "prefer" => Ok(TlsMode::Prefer),
-            "require" => Ok(TlsMode::Require),
-            "verify-full" | "verify_full" => Ok(TlsMode::VerifyFull),
-            _ => Err(UnknownTlsMode(s.to_owned())),
-        }
-    }
-}
+pub use rotwise_dbsecret::tls::{SYSTEM_BUNDLES, TlsMode, UnknownTlsMode};
 
 pub(crate) fn provider() -> Arc<CryptoProvider> {
     Arc::new(rustls::crypto::aws_lc_rs::default_provider())
@@ -87,13 +30,7 @@ fn read_pem(path: &Path) -> Result<Vec<CertificateDer<'static>>, String> {
 /// `ca_file`. A `ca_file` that cannot be read, or holds no certificate, is an error.
 pub(crate) fn load_roots(ca_file: Option<&Path>) -> Result<Arc<RootCertStore>, String> {
     let mut roots = RootCertStore::empty();
-    let system: Option<PathBuf> = match std::env::var_os("SSL_CERT_FILE") {
-        Some(p) if !p.is_empty() => Some(PathBuf::from(p)),
-        _ => SYSTEM_BUNDLES
-            .iter()
-            .map(PathBuf::from)
-            .find(|p| p.is_file()),
-    };
+    let system = rotwise_dbsecret::tls::system_bundle();
     if let Some(path) = system {
         // A broken system bundle only loses its unparsable entries.
         if let Ok(certs) = read_pem(&path) {
@@ -195,23 +132,6 @@ impl ServerCertVerifier for ChainOnly {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn parse_modes() {
-        for m in [
-            TlsMode::Disable,
-            TlsMode::Prefer,
-            TlsMode::Require,
-            TlsMode::VerifyFull,
-        ] {
-            assert_eq!(m.as_str().parse::<TlsMode>().unwrap(), m);
-        }
-        assert_eq!(
-            " Verify-Full ".parse::<TlsMode>().unwrap(),
-            TlsMode::VerifyFull
-        );
-        assert!("allow".parse::<TlsMode>().is_err());
-    }
 
     /// `require` waives only the host name: a certificate from the right CA for another
     /// name passes; the same certificate from an untrusted CA does not.
