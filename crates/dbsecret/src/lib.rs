@@ -6,7 +6,8 @@
 //! AWS's "Database engine must be set to '…'" text, the default port and the default
 //! database. [`TlsMode`] is the connection's TLS mode, and `ssl` maps to it
 //! ([`DbSecret::tls_mode`]). The engines re-export these under their own names
-//! (`PgSecret`, `MysqlSecret`, ...) and keep the connection code.
+//! (`PgSecret`, `MysqlSecret`, ...) and keep the connection code. [`Credential`] and
+//! [`LoginError`] say which credential failed to log in, and why, without the password.
 //!
 //! ```
 //! use rotwise_dbsecret::{DbSecret, Engine, TlsMode};
@@ -41,6 +42,6 @@ mod credential;
 pub mod secret;
 pub mod tls;
 
-pub use credential::Credential;
+pub use credential::{Credential, LoginError};
 pub use secret::{DbSecret, Dbname, Engine, SecretError};
 pub use tls::{TlsMode, UnknownTlsMode};

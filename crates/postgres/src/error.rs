@@ -6,28 +6,7 @@ use rotwise_core::store::StoreError;
 use crate::secret::SecretError;
 use crate::sql::NameError;
 
-pub use rotwise_dbsecret::Credential;
-
-/// A failed login.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error(
-    "login with the {credential} credentials (user {user:?} at {host}:{port}) failed: {reason}"
-)]
-pub struct LoginError {
-    /// Whose credentials.
-    pub credential: Credential,
-    /// The username.
-    pub user: String,
-    /// The host.
-    pub host: String,
-    /// The port.
-    pub port: u16,
-    /// The server's or the TLS library's reason (never the password).
-    pub reason: String,
-    /// The server refused the password or the user (SQLSTATE class 28), as opposed to an
-    /// unreachable server or a TLS failure.
-    pub auth_refused: bool,
-}
+pub use rotwise_dbsecret::{Credential, LoginError};
 
 /// An error from the PostgreSQL rotators.
 #[derive(Debug, thiserror::Error)]
