@@ -32,17 +32,17 @@ pub enum StepOutcome {
 /// ```
 /// # use std::sync::Arc;
 /// # use async_trait::async_trait;
-/// use rotwise_core::{BoxError, Driver, Rotator, RotationEvent, SecretPayload, Step, Versions};
+/// use rotwise_core::{Driver, RotationEvent, Rotator, RotatorError, SecretPayload, Step, Versions};
 /// use rotwise_core::store::{MemoryStore, SecretStore, AWSCURRENT};
 /// # struct Token;
 /// # #[async_trait]
 /// # impl Rotator for Token {
 /// #     fn name(&self) -> &str { "token" }
-/// #     async fn next_value(&self, v: &Versions<'_>) -> Result<SecretPayload, BoxError> {
+/// #     async fn next_value(&self, v: &Versions<'_>) -> Result<SecretPayload, RotatorError> {
 /// #         Ok(v.new_password().await?.into())
 /// #     }
-/// #     async fn set(&self, _: &Versions<'_>) -> Result<(), BoxError> { Ok(()) }
-/// #     async fn test(&self, v: &Versions<'_>) -> Result<(), BoxError> { v.pending().await?; Ok(()) }
+/// #     async fn set(&self, _: &Versions<'_>) -> Result<(), RotatorError> { Ok(()) }
+/// #     async fn test(&self, v: &Versions<'_>) -> Result<(), RotatorError> { v.pending().await?; Ok(()) }
 /// # }
 /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
 /// let store = Arc::new(MemoryStore::new());

@@ -7,12 +7,16 @@
 //!
 //! - [`RotationEvent`] and [`Step`]: the invocation, with AWS's field names;
 //! - [`Rotator`]: the trait a system-specific rotator implements (next value, set,
-//!   test, an optional post-finish hook), seeing the versions through [`Versions`];
+//!   test, an optional post-finish hook), seeing the versions through [`Versions`] and
+//!   failing with a [`RotatorError`] of a neutral [`ErrorKind`];
+//! - [`LoginProbe`]: "does this value work on the target?", the one check the test kit,
+//!   the CLI's proof and `doctor` share; [`Strategy`]: single user or alternating users;
 //! - [`Driver`]: AWS's pre-checks in AWS's order with AWS's messages, createSecret's
 //!   reuse of a pending value on retry, and finishSecret's label move;
 //! - [`store`]: the [`store::SecretStore`] trait, an in-memory store with the service's
 //!   semantics and the AWS SDK store;
-//! - [`password`]: `GetRandomPassword`'s policy, generated locally from the OS CSPRNG.
+//! - [`password`]: `GetRandomPassword`'s policy, generated locally from the OS CSPRNG;
+//! - [`config`]: the environment read once ([`config::Env`]) and its errors.
 //!
 //! Secret values are [`secrecy`] types throughout: `Debug` redacts them and they never
 //! reach an error message or a log.
@@ -39,6 +43,7 @@
 //! assert_eq!(format!("{password:?}"), "SecretBox<str>([REDACTED])");
 //! ```
 
+pub mod config;
 pub mod driver;
 pub mod error;
 pub mod event;
@@ -47,8 +52,8 @@ pub mod rotator;
 pub mod store;
 
 pub use driver::{Driver, StepOutcome};
-pub use error::{PrecheckError, RotationError};
+pub use error::{ErrorKind, PrecheckError, ResultExt, RotationError, RotatorError};
 pub use event::{RotationEvent, Step};
-pub use rotator::{BoxError, PasswordSource, Rotator, Versions};
+pub use rotator::{LoginProbe, PasswordSource, Rotator, Strategy, UnknownStrategy, Versions};
 pub use secrecy::{ExposeSecret, SecretString};
 pub use store::{SecretPayload, SecretStore};

@@ -18,10 +18,10 @@
 //! | —                            | `IncludeSpace`                | `include_space`               | `false`                      |
 //! | `REQUIRE_EACH_INCLUDED_TYPE` | `RequireEachIncludedType`     | `require_each_included_type`  | `true`                       |
 //!
-//! The default for `EXCLUDE_CHARACTERS` depends on the engine, as in AWS's
-//! functions: [`POSTGRES_DEFAULT_EXCLUDE`] (`` :/@"'\ ``) and
-//! [`MYSQL_DEFAULT_EXCLUDE`] (`` /@"'\ ``). Setting the variable to the empty
-//! string explicitly excludes nothing.
+//! The default for `EXCLUDE_CHARACTERS` depends on the system being rotated, as in
+//! AWS's functions: each engine crate names its own (PostgreSQL `` :/@"'\ ``, MySQL
+//! `` /@"'\ ``) and passes it to [`PasswordPolicy::from_env`]. Setting the variable to
+//! the empty string explicitly excludes nothing.
 //!
 //! Booleans accept `true`/`1`/`y`/`yes` and `false`/`0`/`n`/`no`
 //! (case-insensitive, surrounding whitespace ignored). Unlike AWS's
@@ -54,7 +54,7 @@
 //! # Example
 //!
 //! ```
-//! use rotwise_core::password::{PasswordPolicy, POSTGRES_DEFAULT_EXCLUDE};
+//! use rotwise_core::password::PasswordPolicy;
 //! use secrecy::ExposeSecret;
 //!
 //! let env = |name: &str| match name {
@@ -62,7 +62,8 @@
 //!     "EXCLUDE_PUNCTUATION" => Some("true".to_owned()),
 //!     _ => None,
 //! };
-//! let policy = PasswordPolicy::from_env(env, POSTGRES_DEFAULT_EXCLUDE)?;
+//! // The second argument: EXCLUDE_CHARACTERS when unset (here PostgreSQL's default).
+//! let policy = PasswordPolicy::from_env(env, ":/@\"'\\")?;
 //! assert_eq!(policy.length, 24);
 //! assert!(policy.exclude_punctuation);
 //!
@@ -94,11 +95,6 @@ pub const MIN_LENGTH: u32 = 1;
 pub const MAX_LENGTH: u32 = 4096;
 /// Default password length (AWS's rotation functions use 32).
 pub const DEFAULT_LENGTH: u32 = 32;
-
-/// `EXCLUDE_CHARACTERS` default of AWS's PostgreSQL rotation functions.
-pub const POSTGRES_DEFAULT_EXCLUDE: &str = ":/@\"'\\";
-/// `EXCLUDE_CHARACTERS` default of AWS's MySQL rotation functions.
-pub const MYSQL_DEFAULT_EXCLUDE: &str = "/@\"'\\";
 
 /// The 32 ASCII punctuation characters used by `GetRandomPassword`.
 pub const PUNCTUATION: &str = "!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~";
@@ -380,8 +376,8 @@ impl PasswordPolicy {
     ///
     /// `lookup` returns a variable's value, `None` when it is unset (pass
     /// `|k| std::env::var(k).ok()` in production). `default_exclude_characters`
-    /// applies when `EXCLUDE_CHARACTERS` is unset, e.g.
-    /// [`POSTGRES_DEFAULT_EXCLUDE`] or [`MYSQL_DEFAULT_EXCLUDE`].
+    /// applies when `EXCLUDE_CHARACTERS` is unset: the engine's default, which the
+    /// engine crates name (`rotwise_postgres::DEFAULT_EXCLUDE_CHARACTERS`, ...).
     ///
     /// # Errors
     ///
@@ -559,6 +555,11 @@ impl CryptoRng for FallibleOsRng {}
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    /// AWS's PostgreSQL and MySQL `EXCLUDE_CHARACTERS` defaults, as test data (the engine
+    /// crates own the real constants).
+    const POSTGRES_DEFAULT_EXCLUDE: &str = ":/@\"'\\";
+    const MYSQL_DEFAULT_EXCLUDE: &str = "/@\"'\\";
     use secrecy::ExposeSecret;
     use std::collections::{BTreeMap, HashMap};
 
@@ -598,16 +599,6 @@ mod tests {
         ours.sort_unstable();
         assert_eq!(ours, expected);
         assert_eq!(ours.len(), 32);
-    }
-
-    #[test]
-    fn engine_default_excludes_match_aws() {
-        let mut pg: Vec<char> = POSTGRES_DEFAULT_EXCLUDE.chars().collect();
-        pg.sort_unstable();
-        assert_eq!(pg, vec!['"', '\'', '/', ':', '@', '\\']);
-        let mut my: Vec<char> = MYSQL_DEFAULT_EXCLUDE.chars().collect();
-        my.sort_unstable();
-        assert_eq!(my, vec!['"', '\'', '/', '@', '\\']);
     }
 
     #[test]

@@ -1,9 +1,15 @@
-//! The [`Rotator`] trait: what a system-specific rotation function implements.
+//! The [`Rotator`] trait: what a system-specific rotation function implements; the
+//! [`LoginProbe`] that says whether a secret value works on the system; the [`Strategy`].
+
+use std::fmt;
+use std::str::FromStr;
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use secrecy::SecretString;
 use tokio::sync::OnceCell;
 
+use crate::error::RotatorError;
 use crate::event::Step;
 use crate::password::PasswordPolicy;
 use crate::store::{
@@ -11,8 +17,113 @@ use crate::store::{
     SecretVersion, StoreError,
 };
 
-/// A boxed error from a rotator: any error type converts into it with `?`.
-pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+/// How a credential is rotated: the one strategy type of the workspace (engines, the
+/// Lambda's `ROTATION_STRATEGY`, the test kit's conformance suite).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Strategy {
+    /// One user whose password changes in place (AWS's `…SingleUser` functions): after a
+    /// rotation, AWSPREVIOUS no longer works.
+    Single,
+    /// Two users taking turns (AWS's `…MultiUser` functions): AWSPREVIOUS keeps working
+    /// until the rotation after next.
+    Alternating,
+}
+
+impl Strategy {
+    /// The name as `ROTATION_STRATEGY` spells it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Strategy::Single => "single",
+            Strategy::Alternating => "alternating",
+        }
+    }
+}
+
+impl fmt::Display for Strategy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A strategy name other than `single` or `alternating`.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("unknown rotation strategy {0:?}: use single or alternating")]
+pub struct UnknownStrategy(pub String);
+
+impl FromStr for Strategy {
+    type Err = UnknownStrategy;
+
+    /// `single` or `alternating`, any case, surrounding spaces ignored.
+    ///
+    /// ```
+    /// use rotwise_core::Strategy;
+    /// assert_eq!(" Alternating ".parse::<Strategy>().unwrap(), Strategy::Alternating);
+    /// assert!("sideways".parse::<Strategy>().is_err());
+    /// ```
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "single" => Ok(Strategy::Single),
+            "alternating" => Ok(Strategy::Alternating),
+            _ => Err(UnknownStrategy(s.to_owned())),
+        }
+    }
+}
+
+/// "Does this secret value work on the target?", asked with a fresh login or request, never
+/// with state a rotator cached.
+///
+/// One trait for every caller: the test kit's conformance suite checks its invariants
+/// with it, the CLI proves a rotation with it and `doctor` finds drift with it. The
+/// engines' rotators implement it.
+///
+/// - `Ok(true)`: the target accepted the value.
+/// - `Ok(false)`: the target refused it (wrong password, unknown user).
+/// - `Err(e)`: the check could not run; [`RotatorError::kind`] says why (unreachable,
+///   TLS, a malformed value, ...).
+///
+/// ```
+/// use async_trait::async_trait;
+/// use rotwise_core::{ExposeSecret, LoginProbe, RotatorError, SecretPayload};
+///
+/// struct OnlyHunter2;
+///
+/// #[async_trait]
+/// impl LoginProbe for OnlyHunter2 {
+///     async fn accepts(&self, value: &SecretPayload) -> Result<bool, RotatorError> {
+///         Ok(value.as_string().is_some_and(|s| s.expose_secret() == "hunter2"))
+///     }
+/// }
+/// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+/// assert!(OnlyHunter2.accepts(&"hunter2".into()).await.unwrap());
+/// assert!(!OnlyHunter2.accepts(&"letmein".into()).await.unwrap());
+/// # });
+/// ```
+#[async_trait]
+pub trait LoginProbe: Send + Sync {
+    /// Whether `value` works on the target now.
+    async fn accepts(&self, value: &SecretPayload) -> Result<bool, RotatorError>;
+}
+
+#[async_trait]
+impl<T: LoginProbe + ?Sized> LoginProbe for &T {
+    async fn accepts(&self, value: &SecretPayload) -> Result<bool, RotatorError> {
+        (**self).accepts(value).await
+    }
+}
+
+#[async_trait]
+impl<T: LoginProbe + ?Sized> LoginProbe for Box<T> {
+    async fn accepts(&self, value: &SecretPayload) -> Result<bool, RotatorError> {
+        (**self).accepts(value).await
+    }
+}
+
+#[async_trait]
+impl<T: LoginProbe + ?Sized> LoginProbe for Arc<T> {
+    async fn accepts(&self, value: &SecretPayload) -> Result<bool, RotatorError> {
+        (**self).accepts(value).await
+    }
+}
 
 /// Where new passwords come from.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -45,7 +156,7 @@ impl Default for PasswordSource {
 ///
 /// ```
 /// use async_trait::async_trait;
-/// use rotwise_core::{BoxError, Rotator, SecretPayload, Versions};
+/// use rotwise_core::{Rotator, RotatorError, SecretPayload, Versions};
 ///
 /// /// Rotates a value that nothing outside the secret depends on.
 /// struct RandomToken;
@@ -53,11 +164,11 @@ impl Default for PasswordSource {
 /// #[async_trait]
 /// impl Rotator for RandomToken {
 ///     fn name(&self) -> &str { "random-token" }
-///     async fn next_value(&self, versions: &Versions<'_>) -> Result<SecretPayload, BoxError> {
+///     async fn next_value(&self, versions: &Versions<'_>) -> Result<SecretPayload, RotatorError> {
 ///         Ok(versions.new_password().await?.into())
 ///     }
-///     async fn set(&self, _versions: &Versions<'_>) -> Result<(), BoxError> { Ok(()) }
-///     async fn test(&self, versions: &Versions<'_>) -> Result<(), BoxError> {
+///     async fn set(&self, _versions: &Versions<'_>) -> Result<(), RotatorError> { Ok(()) }
+///     async fn test(&self, versions: &Versions<'_>) -> Result<(), RotatorError> {
 ///         versions.pending().await?;
 ///         Ok(())
 ///     }
@@ -73,22 +184,47 @@ pub trait Rotator: Send + Sync {
     /// createSecret: the next value, usually derived from [`Versions::current`] with a
     /// new password from [`Versions::new_password`]. Called only when no pending
     /// value exists for the token yet.
-    async fn next_value(&self, versions: &Versions<'_>) -> Result<SecretPayload, BoxError>;
+    async fn next_value(&self, versions: &Versions<'_>) -> Result<SecretPayload, RotatorError>;
 
     /// setSecret: make the target accept the pending value. Must be idempotent.
-    async fn set(&self, versions: &Versions<'_>) -> Result<(), BoxError>;
+    async fn set(&self, versions: &Versions<'_>) -> Result<(), RotatorError>;
 
     /// testSecret: prove the pending value works on the target.
-    async fn test(&self, versions: &Versions<'_>) -> Result<(), BoxError>;
+    async fn test(&self, versions: &Versions<'_>) -> Result<(), RotatorError>;
 
     /// After finishSecret moved AWSCURRENT (e.g. revoke the previous API key). The
     /// default does nothing. Not re-run when a retried finishSecret finds the token
     /// already current, so keep it safe to skip (the next rotation can clean up).
-    async fn after_finish(&self, versions: &Versions<'_>) -> Result<(), BoxError> {
+    async fn after_finish(&self, versions: &Versions<'_>) -> Result<(), RotatorError> {
         let _ = versions;
         Ok(())
     }
 }
+
+macro_rules! forward_rotator {
+    ($($ty:ty),*) => {$(
+        #[async_trait]
+        impl<T: Rotator + ?Sized> Rotator for $ty {
+            fn name(&self) -> &str {
+                (**self).name()
+            }
+            async fn next_value(&self, versions: &Versions<'_>) -> Result<SecretPayload, RotatorError> {
+                (**self).next_value(versions).await
+            }
+            async fn set(&self, versions: &Versions<'_>) -> Result<(), RotatorError> {
+                (**self).set(versions).await
+            }
+            async fn test(&self, versions: &Versions<'_>) -> Result<(), RotatorError> {
+                (**self).test(versions).await
+            }
+            async fn after_finish(&self, versions: &Versions<'_>) -> Result<(), RotatorError> {
+                (**self).after_finish(versions).await
+            }
+        }
+    )*};
+}
+
+forward_rotator!(&T, Box<T>, Arc<T>);
 
 /// The secret's versions as one step sees them, read from the store on first use.
 ///
@@ -200,7 +336,7 @@ impl<'a> Versions<'a> {
     }
 
     /// A new password from the configured [`PasswordSource`].
-    pub async fn new_password(&self) -> Result<SecretString, BoxError> {
+    pub async fn new_password(&self) -> Result<SecretString, RotatorError> {
         match self.passwords {
             PasswordSource::Local(policy) => Ok(policy.generate()?),
             PasswordSource::Service(policy) => Ok(self.store.get_random_password(policy).await?),

@@ -8,7 +8,7 @@ use async_trait::async_trait;
 use rotwise_core::password::PasswordPolicy;
 use rotwise_core::store::*;
 use rotwise_core::{
-    BoxError, Driver, ExposeSecret, RotationError, RotationEvent, Rotator, SecretPayload,
+    Driver, ExposeSecret, RotationError, RotationEvent, Rotator, RotatorError, SecretPayload,
     SecretString, Step, StepOutcome, Versions,
 };
 use serde_json::json;
@@ -24,7 +24,7 @@ impl Rotator for JsonRotator {
     fn name(&self) -> &str {
         "json"
     }
-    async fn next_value(&self, v: &Versions<'_>) -> Result<SecretPayload, BoxError> {
+    async fn next_value(&self, v: &Versions<'_>) -> Result<SecretPayload, RotatorError> {
         self.next_value_calls.fetch_add(1, Ordering::SeqCst);
         let current = v.current().await?;
         let text = current.payload.as_string().ok_or("binary")?;
@@ -37,10 +37,10 @@ impl Rotator for JsonRotator {
         );
         Ok(serde_json::to_string(&doc)?.into())
     }
-    async fn set(&self, _: &Versions<'_>) -> Result<(), BoxError> {
+    async fn set(&self, _: &Versions<'_>) -> Result<(), RotatorError> {
         Ok(())
     }
-    async fn test(&self, v: &Versions<'_>) -> Result<(), BoxError> {
+    async fn test(&self, v: &Versions<'_>) -> Result<(), RotatorError> {
         v.pending().await?;
         Ok(())
     }

@@ -72,6 +72,45 @@ pub const ENDPOINT_ENV: &str = "SECRETS_MANAGER_ENDPOINT";
 /// secret at about 100, i.e. one or two pages).
 const MAX_LIST_PAGES: usize = 100;
 
+/// An [`AwsStore`] configured ([`AwsStore::from_env`]) on its first call rather than when
+/// built.
+///
+/// Loading the SDK configuration (credential chain, HTTPS client with its root
+/// certificates) takes a few milliseconds of CPU; a Lambda that builds its store at init
+/// pays it on the first invocation instead, once, and no call reaches the network before
+/// an invocation either way.
+pub type LazyAwsStore = super::Layered<LazyAws>;
+
+impl LazyAwsStore {
+    /// A store that loads its configuration on first use.
+    pub fn new() -> Self {
+        super::Layered(LazyAws::default())
+    }
+}
+
+/// The layer behind [`LazyAwsStore`].
+#[derive(Debug, Default)]
+pub struct LazyAws {
+    store: tokio::sync::OnceCell<std::sync::Arc<AwsStore>>,
+}
+
+impl super::StoreLayer for LazyAws {
+    fn around<'a, T: Send + 'a>(
+        &'a self,
+        _op: super::Operation,
+        call: super::StoreCall<'a, T>,
+    ) -> super::StoreFuture<'a, T> {
+        Box::pin(async move {
+            let store = self
+                .store
+                .get_or_init(|| async { std::sync::Arc::new(AwsStore::from_env().await) })
+                .await
+                .clone();
+            call(store).await
+        })
+    }
+}
+
 /// A [`SecretStore`] backed by the AWS SDK's Secrets Manager client.
 ///
 /// Cheap to clone (the SDK client is reference counted); build it once per process

@@ -8,15 +8,21 @@
 //! - [`MemoryStore`]: in memory, with the service's real label semantics (one stage on
 //!   one version, AWSPREVIOUS following AWSCURRENT, token idempotency, deprecated
 //!   versions, "A previous rotation isn't complete"). Use it in tests and locally.
-//! - `AwsStore` (feature `aws`, on by default): the AWS SDK client.
+//! - `AwsStore` (feature `aws`, on by default): the AWS SDK client, and `LazyAwsStore`,
+//!   the same configured on its first call.
+//!
+//! A store that wraps another one implements [`StoreLayer`] and is used as
+//! [`Layered`]; `&S`, `Box<S>` and `Arc<S>` of any store are stores themselves.
 
+mod layer;
 mod memory;
+pub use layer::{Layered, Operation, StoreCall, StoreFuture, StoreLayer};
 pub use memory::{MemoryStore, StoreSnapshot};
 
 #[cfg(feature = "aws")]
 mod aws;
 #[cfg(feature = "aws")]
-pub use aws::AwsStore;
+pub use aws::{AwsStore, LazyAws, LazyAwsStore};
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -224,7 +230,7 @@ pub struct CreateSecret {
 }
 
 /// Which store error, in the service's terms. Callers branch on this, never on text.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum StoreErrorKind {
     /// `ResourceNotFoundException`.
