@@ -6,9 +6,10 @@
 //!   JSON; plain text otherwise.
 //! - Level: `AWS_LAMBDA_LOG_LEVEL` (Lambda's application log level: `TRACE`, `DEBUG`,
 //!   `INFO`, `WARN`, `ERROR`, `FATAL`), else `RUST_LOG` (a `tracing` filter), else INFO.
-//! - Always: the database drivers' targets (`tokio_postgres`, `mysql_async`) are capped
-//!   at INFO whatever the level: tokio-postgres logs statements with their parameters at
-//!   debug, and mysql_async's options carry the password in their `Debug` form.
+//! - Always: the log targets the binary names (its client libraries': each database
+//!   engine's `LOG_TARGETS`) are capped at INFO whatever the level: tokio-postgres logs
+//!   statements with their parameters at debug, and mysql_async's options carry the
+//!   password in their `Debug` form.
 
 use tracing::{Level, Metadata};
 use tracing_subscriber::filter::{EnvFilter, FilterExt, filter_fn};
@@ -16,7 +17,7 @@ use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::{Layer, Registry};
 
-use crate::config::{ConfigError, Env};
+use rotwise_core::config::{ConfigError, Env};
 
 /// Lambda's log format variable.
 pub const ENV_LOG_FORMAT: &str = "AWS_LAMBDA_LOG_FORMAT";
@@ -24,9 +25,6 @@ pub const ENV_LOG_FORMAT: &str = "AWS_LAMBDA_LOG_FORMAT";
 pub const ENV_LOG_LEVEL: &str = "AWS_LAMBDA_LOG_LEVEL";
 /// The `tracing` filter, used when `AWS_LAMBDA_LOG_LEVEL` is unset.
 pub const ENV_RUST_LOG: &str = "RUST_LOG";
-
-/// Targets never logged below INFO (they log secrets at debug).
-pub const CAPPED_TARGETS: [&str; 2] = ["tokio_postgres", "mysql_async"];
 
 /// How to log, read from the environment.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -89,18 +87,22 @@ impl LogConfig {
 
     /// Install this configuration as the global subscriber (once per process; later
     /// calls do nothing).
-    pub fn install(&self) {
-        let _ = tracing_subscriber::registry().with(self.layer()).try_init();
+    pub fn install(&self, capped: &'static [&'static str]) {
+        let _ = tracing_subscriber::registry()
+            .with(self.layer(capped))
+            .try_init();
     }
 
     /// The formatting layer with its filters, for [`LogConfig::install`] or a test's
     /// own subscriber.
-    pub fn layer(&self) -> Box<dyn Layer<Registry> + Send + Sync> {
+    /// Events of the `capped` targets (and their submodules) more verbose than INFO are
+    /// dropped.
+    pub fn layer(&self, capped: &'static [&'static str]) -> Box<dyn Layer<Registry> + Send + Sync> {
         // Parsed in from_env already; a default filter is the fallback, never a panic.
         let env_filter = EnvFilter::builder()
             .parse(&self.filter)
             .unwrap_or_else(|_| EnvFilter::new("info"));
-        let filter = env_filter.and(filter_fn(not_capped));
+        let filter = env_filter.and(filter_fn(move |meta| not_capped(meta, capped)));
         if self.json {
             tracing_subscriber::fmt::layer()
                 .json()
@@ -122,14 +124,14 @@ impl LogConfig {
     }
 }
 
-/// False for events of a capped target more verbose than INFO.
-pub fn not_capped(meta: &Metadata<'_>) -> bool {
+/// False for events of a `capped` target more verbose than INFO.
+pub fn not_capped(meta: &Metadata<'_>, capped: &[&str]) -> bool {
     // In tracing, more verbose levels compare greater (TRACE > DEBUG > INFO).
     if *meta.level() <= Level::INFO {
         return true;
     }
     let target = meta.target();
-    !CAPPED_TARGETS.iter().any(|capped| {
+    !capped.iter().any(|capped| {
         target == *capped
             || target
                 .strip_prefix(capped)
@@ -210,6 +212,8 @@ mod tests {
                 Kind::EVENT,
             )
         };
+        let capped = &["tokio_postgres", "mysql_async"];
+        let not_capped = |m: &Metadata<'_>| not_capped(m, capped);
         assert!(!not_capped(&meta("tokio_postgres::query", Level::DEBUG)));
         assert!(!not_capped(&meta("tokio_postgres", Level::TRACE)));
         assert!(!not_capped(&meta("mysql_async::conn", Level::DEBUG)));

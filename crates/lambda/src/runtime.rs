@@ -1,24 +1,24 @@
 //! The process: environment → configuration → store and rotator → `lambda_runtime`.
 
-use std::fmt;
 use std::process::ExitCode;
-use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Instant;
 
 use lambda_runtime::{Diagnostic, LambdaEvent, service_fn};
+use rotwise_core::config::{ConfigError, Env};
+use rotwise_core::store::LazyAwsStore;
 use rotwise_core::{Driver, PasswordSource, RotationError, Rotator};
 use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use crate::config::{ConfigError, Env, LambdaConfig, Strategy};
-use crate::lazy_store::LazyAwsStore;
+use crate::config::LambdaConfig;
 use crate::logging::LogConfig;
 
 /// Lambda's variable for the Runtime API's `host:port`.
 pub const ENV_RUNTIME_API: &str = "AWS_LAMBDA_RUNTIME_API";
 
-/// The `errorType` of an init failure caused by the configuration.
+/// The `errorType` of an init failure caused by the configuration (the
+/// [`ErrorKind::Configuration`] kind's).
 pub const CONFIG_ERROR_TYPE: &str = "InvalidConfiguration";
 
 /// What a rotation step's failure looks like to Lambda: `errorType` is
@@ -40,22 +40,28 @@ pub async fn handle(driver: &Driver, event: &Value) -> Result<Value, Diagnostic>
     }
 }
 
+/// What a binary tells [`run`] about itself.
+#[derive(Clone, Copy, Debug)]
+pub struct Function {
+    /// A short name for logs, e.g. `postgres`.
+    pub name: &'static str,
+    /// `EXCLUDE_CHARACTERS` when unset (the engine's default, as in AWS's functions).
+    pub default_exclude_characters: &'static str,
+    /// Log targets never logged below INFO: the client libraries that log secrets or
+    /// statements at DEBUG (a database engine's `LOG_TARGETS`).
+    pub capped_log_targets: &'static [&'static str],
+}
+
 /// Run a rotation Lambda: read the environment once, set up logs, check every variable
 /// (a bad one stops the function at init with a message naming it, reported to the
 /// Runtime API's `init/error` and on stderr), build the store and the rotator (no network
 /// call), then serve invocations with [`Driver::handle_json`].
 ///
-/// `make_rotator` maps the parsed configuration onto the engine's options.
-/// `default_exclude_characters` is the engine's `EXCLUDE_CHARACTERS` default.
-pub fn run<T, F>(
-    engine: &'static str,
-    default_exclude_characters: &str,
-    make_rotator: F,
-) -> ExitCode
+/// `make_rotator` builds the rotator from the same environment snapshot, reading its own
+/// variables (a bad one is a [`ConfigError`]).
+pub fn run<F>(function: Function, make_rotator: F) -> ExitCode
 where
-    T: FromStr + fmt::Debug,
-    T::Err: fmt::Display,
-    F: FnOnce(&LambdaConfig<T>) -> Result<Arc<dyn Rotator>, ConfigError>,
+    F: FnOnce(&Env) -> Result<Arc<dyn Rotator>, ConfigError>,
 {
     let started = Instant::now();
     let env = Env::from_process();
@@ -69,12 +75,16 @@ where
             return ExitCode::FAILURE;
         }
     };
+    let engine = function.name;
     runtime.block_on(async move {
         let log = LogConfig::from_env(&env);
-        log.as_ref().cloned().unwrap_or_default().install();
+        log.as_ref()
+            .cloned()
+            .unwrap_or_default()
+            .install(function.capped_log_targets);
         let init = log.and_then(|_| {
-            let config = LambdaConfig::<T>::from_env(&env, default_exclude_characters)?;
-            let rotator = make_rotator(&config)?;
+            let config = LambdaConfig::from_env(&env, function.default_exclude_characters)?;
+            let rotator = make_rotator(&env)?;
             Ok((config, rotator))
         });
         let (config, rotator) = match init {
@@ -88,21 +98,13 @@ where
         };
 
         // Configured on the first invocation: see LazyAwsStore.
-        let store = LazyAwsStore::new();
         let driver = Arc::new(
-            Driver::new(Arc::new(store), rotator).with_passwords(config.passwords.clone()),
+            Driver::new(Arc::new(LazyAwsStore::new()), rotator)
+                .with_passwords(config.passwords.clone()),
         );
-        let tls = match &config.tls {
-            Some(mode) => format!("{mode:?}"),
-            None => "unset (the secret's ssl key decides)".to_string(),
-        };
         tracing::info!(
             engine,
             rotator = driver.rotator().name(),
-            strategy = config.strategy.map_or("unset (masterarn decides)", Strategy::as_str),
-            tls,
-            ca_file = config.ca_file.as_deref().map(|p| p.display().to_string()),
-            connect_timeout_ms = config.connect_timeout.map(|d| d.as_millis() as u64),
             endpoint = config.endpoint.as_deref().unwrap_or("(the region's)"),
             passwords = match config.passwords {
                 PasswordSource::Local(_) => "local",
@@ -152,5 +154,18 @@ async fn report_init_error(env: &Env, error_type: &str, message: &str) {
             tracing::warn!(error = %e, "could not report the init error to the Runtime API")
         }
         Err(_) => tracing::warn!("timed out reporting the init error to the Runtime API"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use rotwise_core::ErrorKind;
+
+    #[test]
+    fn config_error_type_is_the_configuration_kind() {
+        assert_eq!(
+            super::CONFIG_ERROR_TYPE,
+            ErrorKind::Configuration.error_type()
+        );
     }
 }

@@ -5,29 +5,27 @@
 //! to the driver and never formatted.
 
 use std::sync::{Arc, OnceLock};
-use std::time::Duration;
 
 use mysql_async::prelude::Queryable;
 use mysql_async::{Conn, DriverError, IoError, OptsBuilder};
-use rotwise_core::ExposeSecret;
+use rotwise_core::{ErrorKind, ExposeSecret};
+use rotwise_db::error::{chain, fmt_duration};
+use rotwise_db::login::{self, Attempt};
+use rotwise_db::{Credential, DbError, DbOptions, LoginFailure};
 
-use crate::MysqlOptions;
-use crate::error::{Credential, LoginError, MysqlError, chain};
 use crate::secret::MysqlSecret;
 use crate::tls::{self, TlsMode};
 
 /// Opens connections for one rotator; the trust roots are loaded once per process.
 pub(crate) struct Connector {
-    options: MysqlOptions,
+    options: DbOptions,
     roots: OnceLock<Result<Arc<Vec<Vec<u8>>>, String>>,
 }
 
-/// Why one connection attempt failed.
-struct Attempt {
-    reason: String,
-    tls_failed: bool,
-    auth_refused: bool,
-    /// A DNS name the certificate is valid for, when only the name did not match.
+/// One attempt's failure, and for `require` a DNS name the certificate is valid for when
+/// only the name did not match.
+struct Failed {
+    attempt: Attempt,
     presented_name: Option<String>,
 }
 
@@ -35,28 +33,24 @@ struct Attempt {
 /// ER_ACCESS_DENIED_ERROR and ER_ACCESS_DENIED_NO_PASSWORD_ERROR.
 const ACCESS_DENIED: [u16; 2] = [1045, 1698];
 
+/// Server errors that mean "logged in, but not allowed": ER_DBACCESS_DENIED_ERROR,
+/// ER_TABLEACCESS_DENIED_ERROR, ER_COLUMNACCESS_DENIED_ERROR, ER_SPECIFIC_ACCESS_DENIED_ERROR,
+/// ER_PROCACCESS_DENIED_ERROR, ER_CANT_CREATE_USER_WITH_GRANT.
+const NOT_ALLOWED: [u16; 6] = [1044, 1142, 1143, 1227, 1370, 1410];
+
 impl Connector {
-    pub(crate) fn new(options: MysqlOptions) -> Connector {
+    pub(crate) fn new(options: &DbOptions) -> Connector {
         Connector {
-            options,
+            options: options.clone(),
             roots: OnceLock::new(),
         }
     }
 
-    pub(crate) fn options(&self) -> &MysqlOptions {
-        &self.options
-    }
-
-    fn roots(&self) -> Result<Arc<Vec<Vec<u8>>>, MysqlError> {
+    fn roots(&self) -> Result<Arc<Vec<Vec<u8>>>, DbError> {
         self.roots
             .get_or_init(|| tls::load_roots(self.options.ca_file.as_deref()))
             .clone()
-            .map_err(MysqlError::TlsConfig)
-    }
-
-    /// The mode for `secret`: the options' override, else the secret's `ssl` key.
-    pub(crate) fn mode_for(&self, secret: &MysqlSecret) -> TlsMode {
-        self.options.tls.unwrap_or_else(|| secret.tls_mode())
+            .map_err(DbError::TlsConfig)
     }
 
     fn builder(secret: &MysqlSecret) -> OptsBuilder {
@@ -75,76 +69,68 @@ impl Connector {
         &self,
         secret: &MysqlSecret,
         credential: Credential,
-    ) -> Result<Conn, MysqlError> {
-        let mode = self.mode_for(secret);
+    ) -> Result<Conn, DbError> {
+        let mode = self.options.tls.unwrap_or_else(|| secret.tls_mode());
         let result = match mode {
-            TlsMode::Disable => self.attempt(Self::builder(secret)).await,
-            TlsMode::VerifyFull => self.with_tls(secret, None).await?,
-            TlsMode::Require => match self.with_tls(secret, None).await? {
-                // Chain verified, name not: check the chain again against a name the
-                // certificate holds. (mysql_async's own "skip domain validation" does not
-                // recognise rustls' current name-mismatch error.)
-                Err(Attempt {
-                    presented_name: Some(name),
-                    ..
-                }) => self.with_tls(secret, Some(&name)).await?,
-                other => other,
-            },
-            TlsMode::Prefer => match self.with_tls(secret, None).await? {
-                Err(a) if a.tls_failed => {
-                    tracing::warn!(
-                        host = %secret.host,
-                        port = secret.port,
-                        reason = %a.reason,
-                        "TLS to the database failed; ssl mode is prefer, so reconnecting WITHOUT TLS \
-                         (set \"ssl\": true in the secret or ROTATION_TLS_MODE=verify-full to refuse this)"
-                    );
-                    self.attempt(Self::builder(secret)).await
+            TlsMode::Disable => self.plain(secret).await,
+            TlsMode::VerifyFull => self.verified(secret).await?,
+            TlsMode::Require => {
+                let roots = self.roots()?;
+                match self.with_tls(secret, &roots, None).await {
+                    // Chain verified, name not: check the chain again against a name the
+                    // certificate holds. (mysql_async's own "skip domain validation" does
+                    // not recognise rustls' current name-mismatch error.)
+                    Err(Failed {
+                        presented_name: Some(name),
+                        ..
+                    }) => self.with_tls(secret, &roots, Some(&name)).await,
+                    other => other,
                 }
-                other => other,
-            },
+                .map_err(|f| f.attempt)
+            }
+            TlsMode::Prefer => {
+                let verified = self.verified(secret).await?;
+                login::prefer(&secret.host, secret.port, async { verified }, || {
+                    self.plain(secret)
+                })
+                .await
+            }
         };
-        match result {
-            Ok(conn) => {
-                tracing::debug!(
-                    %credential,
-                    user = %secret.username,
-                    host = %secret.host,
-                    tls = %mode,
-                    "logged in"
-                );
-                Ok(conn)
-            }
-            Err(a) => Err(LoginError {
-                credential,
-                user: secret.username.clone(),
-                host: secret.host.clone(),
-                port: secret.port,
-                reason: a.reason,
-                auth_refused: a.auth_refused,
-            }
-            .into()),
-        }
+        login::finish(secret, credential, mode, result)
+    }
+
+    async fn plain(&self, secret: &MysqlSecret) -> Result<Conn, Attempt> {
+        self.attempt(Self::builder(secret)).await.map_err(|f| f.attempt)
+    }
+
+    /// A verify-full attempt (a bad CA file is an error, not a failed attempt).
+    async fn verified(&self, secret: &MysqlSecret) -> Result<Result<Conn, Attempt>, DbError> {
+        let roots = self.roots()?;
+        Ok(self
+            .with_tls(secret, &roots, None)
+            .await
+            .map_err(|f| f.attempt))
     }
 
     async fn with_tls(
         &self,
         secret: &MysqlSecret,
+        roots: &[Vec<u8>],
         name: Option<&str>,
-    ) -> Result<Result<Conn, Attempt>, MysqlError> {
-        let roots = self.roots()?;
+    ) -> Result<Conn, Failed> {
         tls::install_provider();
-        let builder = Self::builder(secret).ssl_opts(tls::ssl_opts(&roots, name));
-        Ok(self.attempt(builder).await)
+        let builder = Self::builder(secret).ssl_opts(tls::ssl_opts(roots, name));
+        self.attempt(builder).await
     }
 
-    async fn attempt(&self, builder: OptsBuilder) -> Result<Conn, Attempt> {
+    async fn attempt(&self, builder: OptsBuilder) -> Result<Conn, Failed> {
         let timeout = self.options.connect_timeout;
         match tokio::time::timeout(timeout, Conn::new(builder)).await {
-            Err(_) => Err(Attempt {
-                reason: format!("timed out after {}", fmt_duration(timeout)),
-                tls_failed: false,
-                auth_refused: false,
+            Err(_) => Err(Failed {
+                attempt: Attempt::new(
+                    LoginFailure::Unreachable,
+                    format!("timed out after {}", fmt_duration(timeout)),
+                ),
                 presented_name: None,
             }),
             Ok(Err(e)) => Err(classify(&e)),
@@ -154,23 +140,19 @@ impl Connector {
 }
 
 /// Run `SELECT 1` and close the connection.
-pub(crate) async fn probe_and_close(mut conn: Conn) -> Result<(), mysql_async::Error> {
-    conn.query_drop("SELECT 1").await?;
+pub(crate) async fn probe_and_close(mut conn: Conn) -> Result<(), DbError> {
+    conn.query_drop("SELECT 1")
+        .await
+        .map_err(|e| sql("SELECT 1", &e))?;
     let _ = conn.disconnect().await;
     Ok(())
 }
 
-fn fmt_duration(d: Duration) -> String {
-    if d.subsec_millis() == 0 {
-        format!("{} s", d.as_secs())
-    } else {
-        format!("{} ms", d.as_millis())
-    }
-}
-
-fn classify(e: &mysql_async::Error) -> Attempt {
-    let auth_refused =
-        matches!(e, mysql_async::Error::Server(s) if ACCESS_DENIED.contains(&s.code));
+fn classify(e: &mysql_async::Error) -> Failed {
+    let server_code = match e {
+        mysql_async::Error::Server(s) => Some(s.code),
+        _ => None,
+    };
     let rustls_error = match e {
         mysql_async::Error::Io(IoError::Io(io)) => io
             .get_ref()
@@ -183,15 +165,38 @@ fn classify(e: &mysql_async::Error) -> Attempt {
             mysql_async::Error::Io(IoError::Tls(_))
                 | mysql_async::Error::Driver(DriverError::NoClientSslFlagFromServer)
         );
+    let failure = match server_code {
+        Some(code) if ACCESS_DENIED.contains(&code) => LoginFailure::Refused,
+        Some(code) if NOT_ALLOWED.contains(&code) => LoginFailure::Permission,
+        Some(_) => LoginFailure::Server,
+        None if tls_failed => LoginFailure::Tls,
+        None => LoginFailure::Unreachable,
+    };
     let reason = match rustls_error {
         Some(r) => format!("TLS handshake failed: {r:?}: {r}"),
         None if tls_failed => format!("TLS: {}", chain(e)),
         None => chain(e),
     };
-    Attempt {
-        reason,
-        tls_failed,
-        auth_refused,
+    Failed {
+        attempt: Attempt::new(failure, reason),
         presented_name: rustls_error.and_then(tls::presented_dns_name),
+    }
+}
+
+/// The kind of a failed statement: a missing privilege, or anything else the server said.
+pub(crate) fn statement_kind(e: &mysql_async::Error) -> ErrorKind {
+    match e {
+        mysql_async::Error::Server(s) if NOT_ALLOWED.contains(&s.code) => ErrorKind::Permission,
+        _ => ErrorKind::Target,
+    }
+}
+
+/// A statement error, with the server's message (mysql_async's errors never carry the
+/// connection options, so no password).
+pub(crate) fn sql(context: impl Into<String>, e: &mysql_async::Error) -> DbError {
+    DbError::Sql {
+        context: context.into(),
+        reason: chain(e),
+        kind: statement_kind(e),
     }
 }

@@ -1,14 +1,18 @@
 //! MySQL, Aurora MySQL and MariaDB rotators for AWS Secrets Manager: single user and
 //! alternating users, on AWS's secret JSON, fixing what AWS's sample functions get wrong.
 //!
-//! [`MysqlRotator`] implements [`rotwise_core::Rotator`]; give it to a
-//! [`rotwise_core::Driver`] (or a Lambda built on one).
+//! [`MysqlRotator`] is [`rotwise_db::DbRotator`] over this crate's [`MysqlDialect`]: it
+//! implements [`rotwise_core::Rotator`] (give it to a [`rotwise_core::Driver`], or a
+//! Lambda built on one) and [`rotwise_core::LoginProbe`]. The strategies, AWS's checks and
+//! the login order are the shared database layer's; what is MySQL's and MariaDB's is
+//! here: the connection, password statements per server and plugin, grants, quoting,
+//! [`LOG_TARGETS`], [`DEFAULT_EXCLUDE_CHARACTERS`] and the username limits.
 //!
 //! ```no_run
 //! use std::sync::Arc;
 //! use std::time::Duration;
 //! use rotwise_core::{Driver, store::MemoryStore};
-//! use rotwise_mysql::{MysqlOptions, MysqlRotator, MysqlStrategy, TlsMode};
+//! use rotwise_mysql::{DbOptions, MysqlRotator, Strategy, TlsMode};
 //!
 //! # async fn run() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
 //! let store = Arc::new(MemoryStore::new());
@@ -17,8 +21,8 @@
 //!     r#"{"engine": "mariadb", "host": "db.example.com", "port": 3306,
 //!         "username": "app", "password": "initial", "ssl": true}"#,
 //! )?;
-//! let rotator = MysqlRotator::new(MysqlOptions {
-//!     strategy: Some(MysqlStrategy::Single),
+//! let rotator = MysqlRotator::new(DbOptions {
+//!     strategy: Some(Strategy::Single),
 //!     tls: Some(TlsMode::VerifyFull),                     // e.g. from ROTATION_TLS_MODE
 //!     ca_file: Some("/opt/rds-global-bundle.pem".into()), // e.g. from ROTATION_CA_FILE
 //!     connect_timeout: Duration::from_secs(5),
@@ -104,7 +108,7 @@
 //! MariaDB only); account locking and password-expiry attributes.
 //!
 //! **Username limits.** createSecret checks `<user>_clone` against
-//! [`MysqlOptions::username_limit`] (AWS's `USERNAME_CHARACTER_LIMIT`) or the documented
+//! [`DbOptions::username_limit`] (AWS's `USERNAME_CHARACTER_LIMIT`) or the documented
 //! limit for the secret's `engine` (MySQL 32, MariaDB 128 characters), with no database
 //! session. setSecret checks again against the server (the width of `mysql.user.User`)
 //! before anything changes.
@@ -130,29 +134,34 @@
 //! host and the reason — never silent); `require` (chain verified, host name not: when only
 //! the name fails, the chain is verified again against a DNS name the certificate holds);
 //! `verify-full`. AWS's `ssl` key: true → verify-full, false → disable, absent → prefer;
-//! [`MysqlOptions::tls`] overrides it. Trust: `SSL_CERT_FILE`, else
+//! [`DbOptions::tls`] overrides it. Trust: `SSL_CERT_FILE`, else
 //! `/etc/pki/tls/cert.pem`, else `/etc/ssl/certs/ca-certificates.crt`, plus
-//! [`MysqlOptions::ca_file`] (for RDS, the RDS CA bundle); mysql_async's built-in web roots
+//! [`DbOptions::ca_file`] (for RDS, the RDS CA bundle); mysql_async's built-in web roots
 //! are off. Connections are TCP only (`prefer_socket(false)`), each login limited by
-//! [`MysqlOptions::connect_timeout`] (5 s default).
+//! [`DbOptions::connect_timeout`] (5 s default).
 //!
 //! # Logs and errors
 //! Errors name the credential that failed (current, pending, previous, master), the user
 //! and the host, with the server's reason; no error or log event of this crate contains a
 //! password or secret value (a failed password statement keeps only the error code when
 //! the server's message quotes the statement). mysql_async's `Opts` derives `Debug` with
-//! the password: this crate never formats it; cap the `mysql_async` log target at INFO.
+//! the password: this crate never formats it; cap the targets in [`LOG_TARGETS`] at INFO (the Lambda and the CLI do).
 
 mod connect;
-pub mod error;
 pub mod grants;
 mod rotator;
 pub mod secret;
 pub mod sql;
 pub mod tls;
 
-pub use error::{Credential, LoginError, MysqlError};
 pub use mysql_async;
-pub use rotator::{DEFAULT_CONNECT_TIMEOUT, MysqlOptions, MysqlRotator, MysqlStrategy};
+pub use rotator::{
+    DEFAULT_EXCLUDE_CHARACTERS, ENV_USERNAME_CHARACTER_LIMIT, LOG_TARGETS, MysqlDialect,
+    MysqlRotator,
+};
+pub use rotwise_core::Strategy;
+pub use rotwise_db::{
+    Credential, DEFAULT_CONNECT_TIMEOUT, DbError, DbOptions, LoginError, LoginFailure,
+};
 pub use secret::{MysqlSecret, SecretError};
 pub use tls::TlsMode;

@@ -1,292 +1,120 @@
-//! The two strategies.
-
-use std::fmt;
-use std::path::PathBuf;
-use std::str::FromStr;
-use std::time::Duration;
+//! MySQL's and MariaDB's [`Dialect`]: logins, password statements per server and auth
+//! plugin, and the clone kept equal to its base user. The strategies themselves are
+//! [`rotwise_db::DbRotator`]'s.
 
 use async_trait::async_trait;
 use mysql_async::Conn;
 use mysql_async::prelude::Queryable;
-use rotwise_core::store::SecretVersion;
-use rotwise_core::{BoxError, ExposeSecret, Rotator, SecretPayload, Versions};
+use rotwise_core::{ErrorKind, ExposeSecret};
+use rotwise_db::error::chain;
+use rotwise_db::names::{check_name, clone_username};
+use rotwise_db::{Credential, DbError, DbOptions, DbRotator, Dialect, NameLimit};
 
-use crate::connect::{Connector, probe_and_close};
-use crate::error::{Credential, MysqlError, chain, sql};
-use crate::grants::{Grants, plugin_of};
-use crate::secret::{MysqlSecret, SecretError};
+use crate::connect::{Connector, probe_and_close, sql, statement_kind};
+use crate::grants::{GrantParseError, Grants, plugin_of};
+use crate::secret::{Mysql, MysqlSecret};
 use crate::sql::{
-    AccountLimits, Literals, NATIVE, PasswordSql, Server, Whose, account, alt_username,
-    base_username, check_username, copy_limits_sql, create_user_sql, engine_username_limit,
-    native_hash, password_sql,
+    AccountLimits, Literals, NATIVE, PasswordSql, Server, Whose, account, base_username,
+    copy_limits_sql, create_user_sql, engine_username_limit, name_limit, native_hash,
+    password_sql,
 };
-use crate::tls::TlsMode;
 
-/// The default connect timeout (TCP, TLS and authentication together), as AWS's functions.
-pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// `EXCLUDE_CHARACTERS` default of AWS's MySQL rotation functions.
+pub const DEFAULT_EXCLUDE_CHARACTERS: &str = "/@\"'\\";
 
-/// How the credential is rotated.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum MysqlStrategy {
-    /// One user; its password changes in place (AWS's `…SingleUser`).
-    Single,
-    /// Two users (`<user>` and `<user>_clone`) take turns, changed by the master user
-    /// (AWS's `…MultiUser`).
-    Alternating,
-}
+/// The log targets of the MySQL driver: capped at INFO by every binary (mysql_async's
+/// connection options carry the password in their `Debug` form).
+pub const LOG_TARGETS: &[&str] = &["mysql_async", "mysql_common"];
 
-impl FromStr for MysqlStrategy {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s.trim().to_ascii_lowercase().as_str() {
-            "single" => Ok(MysqlStrategy::Single),
-            "alternating" => Ok(MysqlStrategy::Alternating),
-            _ => Err(format!(
-                "unknown rotation strategy {s:?}: use single or alternating"
-            )),
-        }
-    }
-}
-
-impl fmt::Display for MysqlStrategy {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            MysqlStrategy::Single => "single",
-            MysqlStrategy::Alternating => "alternating",
-        })
-    }
-}
-
-/// Settings the caller reads from its environment (`ROTATION_TLS_MODE`,
-/// `ROTATION_CA_FILE`, `ROTATION_STRATEGY`, `USERNAME_CHARACTER_LIMIT`, ...). This crate
-/// reads no environment variable except `SSL_CERT_FILE` (the system CA bundle).
-#[derive(Clone, Debug)]
-pub struct MysqlOptions {
-    /// Overrides every secret's `ssl` key. `None`: `ssl` true → verify-full, false →
-    /// disable, absent → prefer.
-    pub tls: Option<TlsMode>,
-    /// Trusted in addition to the system bundle (e.g. the RDS CA bundle).
-    pub ca_file: Option<PathBuf>,
-    /// Limit for one login (TCP connect, TLS handshake and authentication).
-    pub connect_timeout: Duration,
-    /// `None`: alternating when the current secret has `masterarn` (with a warning on
-    /// every step), else single.
-    pub strategy: Option<MysqlStrategy>,
-    /// The clone name limit createSecret checks (AWS's `USERNAME_CHARACTER_LIMIT`).
-    /// `None`: the documented limit for the secret's `engine` (MySQL and Aurora MySQL 32,
-    /// MariaDB 128). setSecret checks the server's own limit as well.
-    pub username_limit: Option<usize>,
-}
-
-impl Default for MysqlOptions {
-    fn default() -> Self {
-        MysqlOptions {
-            tls: None,
-            ca_file: None,
-            connect_timeout: DEFAULT_CONNECT_TIMEOUT,
-            strategy: None,
-            username_limit: None,
-        }
-    }
-}
+/// AWS's MySQL variable: the longest user name the server accepts.
+pub const ENV_USERNAME_CHARACTER_LIMIT: &str = "USERNAME_CHARACTER_LIMIT";
 
 /// The MySQL / Aurora MySQL / MariaDB rotator, for both strategies. See the
 /// [crate docs](crate).
-pub struct MysqlRotator {
+pub type MysqlRotator = DbRotator<MysqlDialect>;
+
+/// MySQL's and MariaDB's side of [`DbRotator`].
+pub struct MysqlDialect {
     connector: Connector,
-    name: &'static str,
 }
 
-fn parse(version: &SecretVersion, credential: Credential) -> Result<MysqlSecret, MysqlError> {
-    MysqlSecret::parse(&version.payload).map_err(|error| MysqlError::Secret { credential, error })
+impl From<GrantParseError> for DbError {
+    fn from(e: GrantParseError) -> Self {
+        DbError::rejected(ErrorKind::Target, e.to_string())
+    }
 }
 
-/// Names are only checked for emptiness and NUL where no limit applies.
-const NO_LIMIT: usize = usize::MAX;
+#[async_trait]
+impl Dialect for MysqlDialect {
+    type Engine = Mysql;
+    type Session = Conn;
+    /// The host of the account the current login matched: the clone gets that host.
+    type Account = String;
 
-impl MysqlRotator {
-    /// A rotator with these options.
-    pub fn new(options: MysqlOptions) -> MysqlRotator {
-        let name = match options.strategy {
-            Some(MysqlStrategy::Single) => "mysql-single",
-            Some(MysqlStrategy::Alternating) => "mysql-alternating",
-            None => "mysql",
-        };
-        MysqlRotator {
+    const NAME: &'static str = "mysql";
+    const DEFAULT_EXCLUDE_CHARACTERS: &'static str = DEFAULT_EXCLUDE_CHARACTERS;
+    const LOG_TARGETS: &'static [&'static str] = LOG_TARGETS;
+    const USERNAME_LIMIT_VAR: Option<&'static str> = Some(ENV_USERNAME_CHARACTER_LIMIT);
+
+    fn new(options: &DbOptions) -> Self {
+        MysqlDialect {
             connector: Connector::new(options),
-            name,
         }
     }
 
-    /// The options.
-    pub fn options(&self) -> &MysqlOptions {
-        self.connector.options()
+    /// Without a session only emptiness and NUL are checked; setSecret checks the
+    /// server's own limit before anything changes.
+    fn name_limit(&self, _secret: &MysqlSecret) -> NameLimit {
+        name_limit(usize::MAX)
     }
 
-    /// Log in with `secret` as this rotator would (TLS mode, trust roots, timeout, TCP).
-    pub async fn connect(&self, secret: &MysqlSecret) -> Result<Conn, MysqlError> {
-        self.connector.connect(secret, Credential::Given).await
+    /// The configured limit (AWS's `USERNAME_CHARACTER_LIMIT`), else the documented one
+    /// for the secret's `engine`: no database session in createSecret.
+    fn clone_limit(&self, secret: &MysqlSecret, options: &DbOptions) -> NameLimit {
+        name_limit(
+            options
+                .username_limit
+                .unwrap_or_else(|| engine_username_limit(&secret.engine)),
+        )
     }
 
-    /// Whether `value` logs in (fresh connection, `SELECT 1`): `Ok(false)` when the server
-    /// refuses the credentials, `Err` when the check could not run.
-    pub async fn login_works(&self, value: &SecretPayload) -> Result<bool, MysqlError> {
-        let secret = MysqlSecret::parse(value).map_err(|error| MysqlError::Secret {
-            credential: Credential::Given,
-            error,
-        })?;
-        match self.connector.connect(&secret, Credential::Given).await {
-            Ok(conn) => {
-                probe_and_close(conn)
-                    .await
-                    .map_err(|e| sql("SELECT 1", &e))?;
-                Ok(true)
-            }
-            Err(e) if e.is_auth_refused() => Ok(false),
-            Err(e) => Err(e),
-        }
+    async fn connect(&self, secret: &MysqlSecret, credential: Credential) -> Result<Conn, DbError> {
+        self.connector.connect(secret, credential).await
     }
 
-    fn strategy(&self, current: &MysqlSecret) -> MysqlStrategy {
-        match self.options().strategy {
-            Some(s) => s,
-            None if current.masterarn.is_some() => {
-                tracing::warn!(
-                    "no rotation strategy configured and the secret has masterarn: using alternating users \
-                     (set ROTATION_STRATEGY=single|alternating to silence this)"
-                );
-                MysqlStrategy::Alternating
-            }
-            None => MysqlStrategy::Single,
-        }
+    async fn probe(&self, conn: Conn) -> Result<(), DbError> {
+        probe_and_close(conn).await
     }
 
-    async fn set_single(
-        &self,
-        versions: &Versions<'_>,
-        current: &MysqlSecret,
-        pending: &MysqlSecret,
-    ) -> Result<(), MysqlError> {
-        if pending.username != current.username || pending.host != current.host {
-            return Err(MysqlError::Refused(format!(
-                "Attempting to modify user {} other than current user {}",
-                pending.username, current.username
-            )));
-        }
-        check_username(&pending.username, NO_LIMIT)?;
-        // Current first: on the normal path it is the one that works, so a rotation leaves
-        // no failed login (Access_denied_errors) on the server (DESIGN section 4).
-        let mut failures = Vec::new();
-        match self.connector.connect(current, Credential::Current).await {
-            Ok(conn) => return change_own_password(conn, pending).await,
-            Err(e) => failures.push(e.to_string()),
-        }
-        // A retry after the password already changed.
-        match self.connector.connect(pending, Credential::Pending).await {
-            Ok(conn) => {
-                let _ = conn.disconnect().await;
-                tracing::info!(user = %pending.username, "the pending credentials already log in: nothing to change");
-                return Ok(());
-            }
-            Err(e) => failures.push(e.to_string()),
-        }
-        if let Some(prev) = versions.previous().await? {
-            let mut prev = parse(prev, Credential::Previous)?;
-            // As AWS: the previous secret is used with the current `ssl`, and must be
-            // the same user on the same host.
-            prev.ssl = current.ssl;
-            if prev.username == current.username && prev.host == current.host {
-                match self.connector.connect(&prev, Credential::Previous).await {
-                    Ok(conn) => return change_own_password(conn, pending).await,
-                    Err(e) => failures.push(e.to_string()),
-                }
-            }
-        }
-        Err(MysqlError::Refused(format!(
-            "Unable to log into database with previous, current, or pending secret of secret arn {}: {}",
-            versions.arn(),
-            failures.join("; ")
-        )))
-    }
-
-    async fn set_alternating(
-        &self,
-        versions: &Versions<'_>,
-        current: &MysqlSecret,
-        pending: &MysqlSecret,
-    ) -> Result<(), MysqlError> {
-        let masterarn = current.masterarn.clone().ok_or(MysqlError::Secret {
-            credential: Credential::Current,
-            error: SecretError::Missing("masterarn"),
-        })?;
-        let expected = alt_username(&current.username, NO_LIMIT)?;
-        if pending.username != expected || pending.host != current.host {
-            return Err(MysqlError::Refused(format!(
-                "Attempting to modify user {} other than current user or clone {}",
-                pending.username, current.username
-            )));
-        }
-        // Current first: whoever can write this secret must also hold a working
-        // credential before the master acts for them. Its session also tells which
-        // account (user@host) the server matched: the clone gets that host.
-        let mut conn = self
-            .connector
-            .connect(current, Credential::Current)
-            .await
-            .map_err(|e| {
-                MysqlError::step(
-                    format!(
-                        "Unable to log into database using current credentials for secret {}",
-                        versions.arn()
-                    ),
-                    e,
-                )
-            })?;
-        let info = session_info(&mut conn).await?;
+    async fn close(&self, conn: Conn) {
         let _ = conn.disconnect().await;
-        let (matched_user, host) = info.current_user;
-        if matched_user != current.username {
-            return Err(MysqlError::Refused(format!(
-                "the current credentials for user {:?} log in as the account {}: the server matched \
-                 another account (an anonymous user?); drop it or give {:?} its own account for this host",
-                current.username,
-                account(&matched_user, &host),
-                current.username
-            )));
-        }
+    }
 
-        let master_version = versions.other_secret(&masterarn).await?;
-        let mut master = MysqlSecret::parse(&master_version.payload).map_err(|error| {
-            let hint = match error {
-                SecretError::Missing(_) | SecretError::Engine { .. } => {
-                    "; an RDS-managed master secret holds only username and password: add host, port and engine keys to it"
-                }
-                _ => "",
-            };
-            MysqlError::Refused(format!(
-                "the master secret {masterarn} is not usable: {error}{hint}"
-            ))
-        })?;
-        master.dbname = current.dbname.clone();
-        if master.host != current.host {
-            return Err(MysqlError::Refused(format!(
-                "Current database host {} is not the same host as/rds replica of master {}",
-                current.host, master.host
-            )));
+    async fn change_own_password(&self, conn: Conn, pending: &MysqlSecret) -> Result<(), DbError> {
+        change_own_password(conn, pending).await
+    }
+
+    async fn current_account(&self, mut conn: Conn, current: &MysqlSecret) -> Result<String, DbError> {
+        // The session tells which account (user@host) the server matched.
+        let info = session_info(&mut conn).await;
+        let _ = conn.disconnect().await;
+        let (matched_user, host) = info?.current_user;
+        if matched_user != current.username {
+            return Err(DbError::rejected(
+                ErrorKind::Conflict,
+                format!(
+                    "the current credentials for user {:?} log in as the account {}: the server matched \
+                     another account (an anonymous user?); drop it or give {:?} its own account for this host",
+                    current.username,
+                    account(&matched_user, &host),
+                    current.username
+                ),
+            ));
         }
-        let mut conn = self
-            .connector
-            .connect(&master, Credential::Master)
-            .await
-            .map_err(|e| {
-                MysqlError::step(
-                    format!(
-                        "Unable to log into database using credentials in master secret {masterarn}"
-                    ),
-                    e,
-                )
-            })?;
+        Ok(host)
+    }
+
+    async fn ensure_pair(&self, mut conn: Conn, pending: &MysqlSecret, host: String) -> Result<(), DbError> {
         let result = ensure_pair(&mut conn, pending, &host).await;
         let _ = conn.disconnect().await;
         result
@@ -301,14 +129,15 @@ struct SessionInfo {
     current_user: (String, String),
 }
 
-async fn session_info(conn: &mut Conn) -> Result<SessionInfo, MysqlError> {
+async fn session_info(conn: &mut Conn) -> Result<SessionInfo, DbError> {
     let row: Option<(String, String, String)> = conn
         .query_first("SELECT VERSION(), @@SESSION.sql_mode, CURRENT_USER()")
         .await
         .map_err(|e| sql("reading the server version and sql_mode", &e))?;
-    let (version, sql_mode, current_user) = row.ok_or_else(|| MysqlError::Sql {
+    let (version, sql_mode, current_user) = row.ok_or_else(|| DbError::Sql {
         context: "reading the server version and sql_mode".into(),
         reason: "no row".into(),
+        kind: ErrorKind::Target,
     })?;
     // Host names cannot contain '@'; user names can.
     let current_user = match current_user.rsplit_once('@') {
@@ -330,7 +159,7 @@ async fn run_secret_sql(
     stmt: &PasswordSql,
     context: String,
     password: &rotwise_core::SecretString,
-) -> Result<(), MysqlError> {
+) -> Result<(), DbError> {
     if stmt.plaintext {
         tracing::warn!(
             "{context}: the account's auth plugin takes no pre-computed hash, so the statement holds the \
@@ -353,12 +182,16 @@ async fn run_secret_sql(
             }
             other => chain(other),
         };
-        MysqlError::Sql { context, reason }
+        DbError::Sql {
+            context,
+            reason,
+            kind: statement_kind(&e),
+        }
     })
 }
 
 /// The auth plugin of an account (`None`: the session's own).
-async fn plugin(conn: &mut Conn, whose: Whose<'_>) -> Result<String, MysqlError> {
+async fn plugin(conn: &mut Conn, whose: Whose<'_>) -> Result<String, DbError> {
     let query = match whose {
         Whose::Own => "SHOW CREATE USER CURRENT_USER()".to_owned(),
         Whose::Account(u, h) => format!("SHOW CREATE USER {}", account(u, h)),
@@ -378,7 +211,7 @@ async fn plugin(conn: &mut Conn, whose: Whose<'_>) -> Result<String, MysqlError>
     }
 }
 
-async fn change_own_password(mut conn: Conn, pending: &MysqlSecret) -> Result<(), MysqlError> {
+async fn change_own_password(mut conn: Conn, pending: &MysqlSecret) -> Result<(), DbError> {
     let result = async {
         let info = session_info(&mut conn).await?;
         let plugin = plugin(&mut conn, Whose::Own).await?;
@@ -409,13 +242,13 @@ async fn change_own_password(mut conn: Conn, pending: &MysqlSecret) -> Result<()
     result
 }
 
-async fn hosts_of(conn: &mut Conn, user: &str) -> Result<Vec<String>, MysqlError> {
+async fn hosts_of(conn: &mut Conn, user: &str) -> Result<Vec<String>, DbError> {
     conn.exec("SELECT Host FROM mysql.user WHERE User = ?", (user,))
         .await
         .map_err(|e| sql(format!("looking up the accounts of user {user:?}"), &e))
 }
 
-async fn show_grants(conn: &mut Conn, user: &str, host: &str) -> Result<Grants, MysqlError> {
+async fn show_grants(conn: &mut Conn, user: &str, host: &str) -> Result<Grants, DbError> {
     let rows: Vec<String> = conn
         .query(format!("SHOW GRANTS FOR {}", account(user, host)))
         .await
@@ -423,7 +256,7 @@ async fn show_grants(conn: &mut Conn, user: &str, host: &str) -> Result<Grants, 
     Ok(Grants::parse(&rows)?)
 }
 
-async fn limits_of(conn: &mut Conn, user: &str, host: &str) -> Result<AccountLimits, MysqlError> {
+async fn limits_of(conn: &mut Conn, user: &str, host: &str) -> Result<AccountLimits, DbError> {
     type Row = (String, String, String, String, i64, i64, i64, i64);
     let row: Option<Row> = conn
         .exec_first(
@@ -441,7 +274,12 @@ async fn limits_of(conn: &mut Conn, user: &str, host: &str) -> Result<AccountLim
             )
         })?;
     let (ssl_type, ssl_cipher, x509_issuer, x509_subject, a, b, c, d) =
-        row.ok_or_else(|| MysqlError::Refused(format!("{} vanished", account(user, host))))?;
+        row.ok_or_else(|| {
+            DbError::rejected(
+                ErrorKind::Conflict,
+                format!("{} vanished", account(user, host)),
+            )
+        })?;
     Ok(AccountLimits {
         ssl_type,
         ssl_cipher,
@@ -470,27 +308,19 @@ async fn server_username_limit(conn: &mut Conn, server: &Server) -> usize {
 /// the clone's grants, TLS requirement and resource limits equal to the base user's.
 /// MySQL DDL commits implicitly, so each statement is idempotent instead of one
 /// transaction: a retry after any failure converges.
-async fn ensure_pair(conn: &mut Conn, pending: &MysqlSecret, host: &str) -> Result<(), MysqlError> {
+async fn ensure_pair(conn: &mut Conn, pending: &MysqlSecret, host: &str) -> Result<(), DbError> {
     let info = session_info(conn).await?;
     let base = base_username(&pending.username).to_owned();
-    let clone = format!("{base}{}", crate::sql::CLONE_SUFFIX);
     // The server's own limit, before anything changes.
-    let limit = server_username_limit(conn, &info.server).await;
-    check_username(&base, limit)?;
-    if clone.chars().count() > limit {
-        return Err(crate::sql::NameError::CloneTooLong {
-            chars: base.chars().count(),
-            name: base,
-            limit,
-        }
-        .into());
-    }
+    let limit = name_limit(server_username_limit(conn, &info.server).await);
+    check_name(&base, limit)?;
+    let clone = clone_username(&base, limit)?;
     let base_hosts = hosts_of(conn, &base).await?;
     if !base_hosts.iter().any(|h| h == host) {
-        return Err(MysqlError::Refused(format!(
-            "the base user {} does not exist",
-            account(&base, host)
-        )));
+        return Err(DbError::rejected(
+            ErrorKind::Conflict,
+            format!("the base user {} does not exist", account(&base, host)),
+        ));
     }
     if base_hosts.len() > 1 {
         tracing::info!(
@@ -563,69 +393,3 @@ async fn ensure_pair(conn: &mut Conn, pending: &MysqlSecret, host: &str) -> Resu
     Ok(())
 }
 
-#[async_trait]
-impl Rotator for MysqlRotator {
-    fn name(&self) -> &str {
-        self.name
-    }
-
-    async fn next_value(&self, versions: &Versions<'_>) -> Result<SecretPayload, BoxError> {
-        let current = parse(versions.current().await?, Credential::Current)?;
-        let next = match self.strategy(&current) {
-            MysqlStrategy::Single => {
-                check_username(&current.username, NO_LIMIT).map_err(MysqlError::from)?;
-                current.clone()
-            }
-            MysqlStrategy::Alternating => {
-                if current.masterarn.is_none() {
-                    return Err(MysqlError::Secret {
-                        credential: Credential::Current,
-                        error: SecretError::Missing("masterarn"),
-                    }
-                    .into());
-                }
-                // No database session here: the configured or documented limit.
-                let limit = self
-                    .options()
-                    .username_limit
-                    .unwrap_or_else(|| engine_username_limit(&current.engine));
-                let alt = alt_username(&current.username, limit).map_err(MysqlError::from)?;
-                current.with_username(&alt)
-            }
-        };
-        Ok(next
-            .with_password(versions.new_password().await?)
-            .to_payload())
-    }
-
-    async fn set(&self, versions: &Versions<'_>) -> Result<(), BoxError> {
-        let current = parse(versions.current().await?, Credential::Current)?;
-        let pending = parse(versions.pending().await?, Credential::Pending)?;
-        match self.strategy(&current) {
-            MysqlStrategy::Single => self.set_single(versions, &current, &pending).await?,
-            MysqlStrategy::Alternating => {
-                self.set_alternating(versions, &current, &pending).await?
-            }
-        }
-        Ok(())
-    }
-
-    async fn test(&self, versions: &Versions<'_>) -> Result<(), BoxError> {
-        let pending = parse(versions.pending().await?, Credential::Pending)?;
-        let message = || {
-            format!(
-                "Unable to log into database with pending secret of secret ARN {}",
-                versions.arn()
-            )
-        };
-        let conn = self
-            .connector
-            .connect(&pending, Credential::Pending)
-            .await
-            .map_err(|e| MysqlError::step(message(), e))?;
-        probe_and_close(conn)
-            .await
-            .map_err(|e| MysqlError::step(message(), sql("SELECT 1", &e)))?;
-        Ok(())
-    }
-}

@@ -1,7 +1,7 @@
-//! The secret JSON, with AWS's keys and AWS's error texts ([`rotwise_dbsecret`], with
+//! The secret JSON, with AWS's keys and AWS's error texts ([`rotwise_db`], with
 //! MySQL's engine names and defaults).
 
-use rotwise_dbsecret::Engine;
+use rotwise_db::Engine;
 
 /// The engines AWS's MySQL and MariaDB functions accept.
 pub const ENGINES: [&str; 3] = ["mysql", "aurora-mysql", "mariadb"];
@@ -31,7 +31,7 @@ pub fn is_mariadb(secret: &MysqlSecret) -> bool {
 
 /// Why a secret value is not a usable secret (shared with the other engines). Never
 /// contains a value from the secret: only key names, expected types and JSON positions.
-pub use rotwise_dbsecret::SecretError;
+pub use rotwise_db::SecretError;
 
 /// A MySQL / Aurora MySQL / MariaDB secret as AWS's functions store it:
 /// `{"engine", "host", "port", "username", "password", "dbname", "ssl", "masterarn", ...}`.
@@ -42,7 +42,7 @@ pub use rotwise_dbsecret::SecretError;
 /// [`MysqlSecret::to_payload`]; only `username` and `password` are ever replaced. The
 /// password lives in a [`rotwise_core::SecretString`] (not in the key map), and `Debug`
 /// redacts it.
-pub type MysqlSecret = rotwise_dbsecret::DbSecret<Mysql>;
+pub type MysqlSecret = rotwise_db::DbSecret<Mysql>;
 
 #[cfg(test)]
 mod tests {

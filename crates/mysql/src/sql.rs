@@ -11,10 +11,9 @@
 //!   read from the session before quoting).
 
 use rotwise_core::{ExposeSecret, SecretString};
+use rotwise_db::names::{self, NameError, NameLimit, Unit, check_name};
+pub use rotwise_db::names::base_username;
 use sha1::{Digest, Sha1};
-
-/// The suffix of the alternating strategy's second user.
-pub const CLONE_SUFFIX: &str = "_clone";
 
 /// MySQL's documented username limit in characters (5.7.8 and later).
 pub const MYSQL_USERNAME_LIMIT: usize = 32;
@@ -25,84 +24,25 @@ pub const MARIADB_USERNAME_LIMIT: usize = 128;
 /// The mysql_native_password plugin, whose stored hash (`*HEX`) can be computed here.
 pub const NATIVE: &str = "mysql_native_password";
 
-/// Why a username cannot be used.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-pub enum NameError {
-    /// Empty.
-    #[error("the username is empty")]
-    Empty,
-    /// Contains a NUL character.
-    #[error("the username {0:?} contains a NUL character")]
-    Nul(String),
-    /// Longer than the server or engine allows.
-    #[error("the username {name:?} is {chars} characters long; this server allows at most {limit}")]
-    TooLong {
-        /// The name.
-        name: String,
-        /// Its length in characters.
-        chars: usize,
-        /// The limit.
-        limit: usize,
-    },
-    /// Appending `_clone` would exceed the limit (AWS's text, with the name).
-    #[error(
-        "Unable to clone user, username length with _clone appended would exceed {limit} characters ({name:?} is {chars} characters)"
-    )]
-    CloneTooLong {
-        /// The base name.
-        name: String,
-        /// Its length in characters.
-        chars: usize,
-        /// The limit.
-        limit: usize,
-    },
+/// A limit of `max` characters (MySQL and MariaDB count characters), for
+/// [`rotwise_db::names`].
+pub fn name_limit(max: usize) -> NameLimit {
+    NameLimit {
+        max,
+        unit: Unit::Chars,
+        product: None,
+    }
 }
 
 /// Check that `name` is a usable username: non-empty, no NUL, at most `limit` characters.
 pub fn check_username(name: &str, limit: usize) -> Result<(), NameError> {
-    if name.is_empty() {
-        return Err(NameError::Empty);
-    }
-    if name.contains('\0') {
-        return Err(NameError::Nul(name.to_owned()));
-    }
-    let chars = name.chars().count();
-    if chars > limit {
-        return Err(NameError::TooLong {
-            name: name.to_owned(),
-            chars,
-            limit,
-        });
-    }
-    Ok(())
+    check_name(name, name_limit(limit))
 }
 
 /// The other user of the alternating pair: `name` without `_clone`, or `name_clone`
 /// (at most `limit` characters).
 pub fn alt_username(name: &str, limit: usize) -> Result<String, NameError> {
-    check_username(name, limit)?;
-    if let Some(base) = name.strip_suffix(CLONE_SUFFIX)
-        && !base.is_empty()
-    {
-        return Ok(base.to_owned());
-    }
-    let alt = format!("{name}{CLONE_SUFFIX}");
-    if alt.chars().count() > limit {
-        return Err(NameError::CloneTooLong {
-            name: name.to_owned(),
-            chars: name.chars().count(),
-            limit,
-        });
-    }
-    Ok(alt)
-}
-
-/// The base (non-clone) name of an alternating pair member.
-pub fn base_username(name: &str) -> &str {
-    match name.strip_suffix(CLONE_SUFFIX) {
-        Some(base) if !base.is_empty() => base,
-        _ => name,
-    }
+    names::alt_username(name, name_limit(limit))
 }
 
 /// The documented username limit for a secret's `engine`: MariaDB 128, MySQL and Aurora

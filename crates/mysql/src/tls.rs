@@ -1,15 +1,12 @@
 //! TLS through rustls (aws-lc-rs, via mysql_async's `default-rustls`): trust roots; the
-//! modes are [`rotwise_dbsecret::tls`]'s.
+//! modes are [`rotwise_db::tls`]'s.
 
 use std::path::Path;
 use std::sync::Arc;
 
 use mysql_async::SslOpts;
-use rustls::RootCertStore;
-use rustls::pki_types::CertificateDer;
-use rustls::pki_types::pem::PemObject;
 
-pub use rotwise_dbsecret::tls::{SYSTEM_BUNDLES, TlsMode, UnknownTlsMode};
+pub use rotwise_db::tls::{SYSTEM_BUNDLES, TlsMode, UnknownTlsMode};
 
 /// Install aws-lc-rs as the process-default rustls provider: mysql_async builds its
 /// client configuration from the default. Idempotent; an installed default is kept.
@@ -19,52 +16,10 @@ pub(crate) fn install_provider() {
     );
 }
 
-fn read_pem(path: &Path) -> Result<Vec<CertificateDer<'static>>, String> {
-    let iter = CertificateDer::pem_file_iter(path)
-        .map_err(|e| format!("cannot read CA file {}: {e}", path.display()))?;
-    iter.collect::<Result<Vec<_>, _>>()
-        .map_err(|e| format!("bad PEM in CA file {}: {e}", path.display()))
-}
-
-/// Keep the certificates a trust store accepts (mysql_async refuses the whole list when one
-/// entry does not parse).
-fn usable(certs: Vec<CertificateDer<'static>>) -> Vec<CertificateDer<'static>> {
-    certs
-        .into_iter()
-        .filter(|c| RootCertStore::empty().add(c.clone()).is_ok())
-        .collect()
-}
-
-/// The trust roots, DER-encoded: the system bundle (`SSL_CERT_FILE`, else
-/// [`SYSTEM_BUNDLES`]) plus `ca_file`. A `ca_file` that cannot be read, or holds no usable
-/// certificate, is an error. mysql_async's built-in web roots are never used.
+/// The trust roots ([`rotwise_db::tls::load_roots`]), DER-encoded for mysql_async.
+/// mysql_async's built-in web roots are never used.
 pub(crate) fn load_roots(ca_file: Option<&Path>) -> Result<Arc<Vec<Vec<u8>>>, String> {
-    let mut roots = Vec::new();
-    let system = rotwise_dbsecret::tls::system_bundle();
-    if let Some(path) = system
-        && let Ok(certs) = read_pem(&path)
-    {
-        roots.extend(usable(certs));
-    }
-    if let Some(path) = ca_file {
-        let certs = read_pem(path)?;
-        if certs.is_empty() {
-            return Err(format!("CA file {} holds no certificate", path.display()));
-        }
-        let certs = usable(certs);
-        if certs.is_empty() {
-            return Err(format!(
-                "CA file {} holds no usable CA certificate",
-                path.display()
-            ));
-        }
-        roots.extend(certs);
-    }
-    if roots.is_empty() {
-        return Err(
-            "no trusted CA certificates: set SSL_CERT_FILE or a CA file (ROTATION_CA_FILE)".into(),
-        );
-    }
+    let roots = rotwise_db::tls::load_roots(ca_file)?;
     Ok(Arc::new(roots.into_iter().map(|c| c.to_vec()).collect()))
 }
 

@@ -14,15 +14,15 @@ use mysql_async::Conn;
 use mysql_async::prelude::Queryable;
 use rotwise_core::password::PasswordPolicy;
 use rotwise_core::store::{AWSCURRENT, AWSPENDING, MemoryStore, SecretStore};
-use rotwise_core::{BoxError, Driver, ExposeSecret, PasswordSource, SecretPayload};
+use rotwise_core::{Driver, ExposeSecret, PasswordSource, SecretPayload, Strategy};
 use rotwise_mysql::grants::Grants;
 use rotwise_mysql::sql::{Literals, account, native_hash};
-use rotwise_mysql::{MysqlOptions, MysqlRotator, MysqlSecret, MysqlStrategy, TlsMode};
+use rotwise_mysql::{DbOptions, MysqlRotator, MysqlSecret, TlsMode};
 use rotwise_test_services::{
     LogCursor, MysqlService, plaintext_hits, record_reliability, require_mysql, run_then_cleanup,
     unique_name,
 };
-use rotwise_testkit::{Conformance, LocalService, Recorded, Strategy, Target};
+use rotwise_testkit::{Conformance, LocalService, Recorded};
 use secrecy::SecretString;
 use serde_json::{Value, json};
 
@@ -72,8 +72,8 @@ fn secret_value(my: &MysqlService, user: &str, password: &str, masterarn: Option
     secret_at(my, "127.0.0.1", user, password, masterarn)
 }
 
-fn options(my: &MysqlService, strategy: MysqlStrategy) -> MysqlOptions {
-    MysqlOptions {
+fn options(my: &MysqlService, strategy: Strategy) -> DbOptions {
+    DbOptions {
         tls: Some(TlsMode::VerifyFull),
         ca_file: Some(my.ca.clone()),
         connect_timeout: Duration::from_secs(5),
@@ -153,14 +153,6 @@ async fn create_master(admin: &mut Conn, name: &str, password: &str) {
     );
 }
 
-struct LoginTarget(Arc<MysqlRotator>);
-
-#[async_trait]
-impl Target for LoginTarget {
-    async fn accepts(&self, value: &SecretPayload) -> Result<bool, BoxError> {
-        Ok(self.0.login_works(value).await?)
-    }
-}
 
 async fn value_of(store: &MemoryStore, arn: &str, stage: &str) -> SecretPayload {
     store
@@ -278,7 +270,7 @@ async fn single_user_rotates_three_times_without_plaintext_or_failed_login() {
             let arn = store
                 .insert_secret("my/single", &secret_value(&my, &user, &initial, None))
                 .unwrap();
-            let rotator = Arc::new(MysqlRotator::new(options(&my, MysqlStrategy::Single)));
+            let rotator = Arc::new(MysqlRotator::new(options(&my, Strategy::Single)));
             let driver = Driver::new(store.clone(), rotator.clone());
             let service = LocalService::new(store.clone());
             let log = my.log_cursor();
@@ -378,16 +370,16 @@ async fn single_conformance() {
             let mut admin = my.admin().await;
             let initial = hexpw();
             create_user(&mut admin, &user, "%", &initial).await;
-            let rotator = Arc::new(MysqlRotator::new(options(&my, MysqlStrategy::Single)));
+            let rotator = Arc::new(MysqlRotator::new(options(&my, Strategy::Single)));
             let app_log = capture();
             let log = my.log_cursor();
-            let target = Arc::new(Recorded::new(LoginTarget(rotator.clone())));
+            let target = Arc::new(Recorded::new(rotator.clone()));
             let started = Instant::now();
             let report = Conformance::new(
                 rotator.clone(),
                 target.clone(),
                 secret_value(&my, &user, &initial, None),
-                Strategy::SingleUser,
+                Strategy::Single,
             )
             .with_secret_name("my/conformance-single")
             .run()
@@ -474,7 +466,7 @@ async fn alternating_pair(
     Pair {
         store,
         arn,
-        rotator: Arc::new(MysqlRotator::new(options(my, MysqlStrategy::Alternating))),
+        rotator: Arc::new(MysqlRotator::new(options(my, Strategy::Alternating))),
     }
 }
 
@@ -816,13 +808,13 @@ async fn alternating_conformance() {
             let initial = value_of(&store, &arn, AWSCURRENT).await;
             let app_log = capture();
             let log = my.log_cursor();
-            let target = Arc::new(Recorded::new(LoginTarget(rotator.clone())));
+            let target = Arc::new(Recorded::new(rotator.clone()));
             let started = Instant::now();
             let report = Conformance::new(
                 rotator.clone(),
                 target.clone(),
                 initial,
-                Strategy::AlternatingUsers,
+                Strategy::Alternating,
             )
             .with_store(store)
             .with_secret_name("my/conformance-alt")
@@ -952,10 +944,10 @@ async fn nasty_usernames_and_passwords_rotate() {
                     &secret_value(&my, &master, &master_pw, None),
                 )
                 .unwrap();
-            for strategy in [MysqlStrategy::Single, MysqlStrategy::Alternating] {
+            for strategy in [Strategy::Single, Strategy::Alternating] {
                 let list: Vec<&String> = match strategy {
-                    MysqlStrategy::Single => nasty.iter().chain([&at_limit]).collect(),
-                    MysqlStrategy::Alternating => nasty.iter().collect(),
+                    Strategy::Single => nasty.iter().chain([&at_limit]).collect(),
+                    Strategy::Alternating => nasty.iter().collect(),
                 };
                 for user in list {
                     let pw = format!("{all_punct}{}", seen.len());
@@ -966,7 +958,7 @@ async fn nasty_usernames_and_passwords_rotate() {
                     .await;
                     create_user(&mut admin, user, "%", &pw).await;
                     let masterarn =
-                        (strategy == MysqlStrategy::Alternating).then_some(marn.as_str());
+                        (strategy == Strategy::Alternating).then_some(marn.as_str());
                     let arn = store
                         .insert_secret(
                             &format!("my/nasty/{strategy}/{}", seen.len()),
@@ -995,7 +987,7 @@ async fn nasty_usernames_and_passwords_rotate() {
                         ["%"],
                         "{user:?} exists under its exact name"
                     );
-                    if strategy == MysqlStrategy::Alternating {
+                    if strategy == Strategy::Alternating {
                         assert_eq!(hosts_of(&mut admin, &format!("{user}_clone")).await, ["%"]);
                     }
                 }
@@ -1067,9 +1059,9 @@ async fn usernames_over_the_limit_are_refused_before_anything_changes() {
             let alt = |limit: Option<usize>| {
                 Driver::new(
                     store.clone(),
-                    Arc::new(MysqlRotator::new(MysqlOptions {
+                    Arc::new(MysqlRotator::new(DbOptions {
                         username_limit: limit,
-                        ..options(&my, MysqlStrategy::Alternating)
+                        ..options(&my, Strategy::Alternating)
                     })),
                 )
             };
@@ -1144,9 +1136,9 @@ async fn usernames_over_the_limit_are_refused_before_anything_changes() {
                 .unwrap();
             let driver = Driver::new(
                 store2.clone(),
-                Arc::new(MysqlRotator::new(MysqlOptions {
+                Arc::new(MysqlRotator::new(DbOptions {
                     username_limit: Some(1000),
-                    ..options(&my, MysqlStrategy::Alternating)
+                    ..options(&my, Strategy::Alternating)
                 })),
             );
             let err = LocalService::new(store2.clone())
@@ -1207,10 +1199,10 @@ async fn tls_modes_against_the_server() {
             create_user(&mut admin, &user, "%", &pw).await;
             let secret = MysqlSecret::parse_str(&secret_value(&my, &user, &pw, None)).unwrap();
             let with = |tls: TlsMode, ca: &std::path::Path| {
-                MysqlRotator::new(MysqlOptions {
+                MysqlRotator::new(DbOptions {
                     tls: Some(tls),
                     ca_file: Some(ca.to_path_buf()),
-                    ..MysqlOptions::default()
+                    ..DbOptions::default()
                 })
             };
             assert!(
@@ -1285,9 +1277,9 @@ async fn tls_modes_against_the_server() {
 
             // The secret's ssl key: true → verify-full; absent → prefer.
             let from_secret = |ca: &std::path::Path| {
-                MysqlRotator::new(MysqlOptions {
+                MysqlRotator::new(DbOptions {
                     ca_file: Some(ca.to_path_buf()),
-                    ..MysqlOptions::default()
+                    ..DbOptions::default()
                 })
             };
             assert!(
@@ -1354,7 +1346,7 @@ async fn wrong_passwords_give_errors_naming_the_credential_and_no_password() {
                 .unwrap();
             let driver = Driver::new(
                 store.clone(),
-                Arc::new(MysqlRotator::new(options(&my, MysqlStrategy::Single))),
+                Arc::new(MysqlRotator::new(options(&my, Strategy::Single))),
             );
             let err = LocalService::new(store.clone())
                 .rotate(&arn, &driver)
@@ -1411,7 +1403,7 @@ async fn wrong_passwords_give_errors_naming_the_credential_and_no_password() {
                 .unwrap();
             let driver = Driver::new(
                 store.clone(),
-                Arc::new(MysqlRotator::new(options(&my, MysqlStrategy::Alternating))),
+                Arc::new(MysqlRotator::new(options(&my, Strategy::Alternating))),
             );
             let msg = LocalService::new(store.clone())
                 .rotate(&arn, &driver)
@@ -1446,7 +1438,7 @@ async fn wrong_passwords_give_errors_naming_the_credential_and_no_password() {
                     &arn,
                     &Driver::new(
                         store.clone(),
-                        Arc::new(MysqlRotator::new(options(&my, MysqlStrategy::Alternating))),
+                        Arc::new(MysqlRotator::new(options(&my, Strategy::Alternating))),
                     ),
                 )
                 .await
@@ -1479,9 +1471,9 @@ async fn connect_timeout_is_enforced_and_named() {
         .to_string(),
     )
     .unwrap();
-    let rotator = MysqlRotator::new(MysqlOptions {
+    let rotator = MysqlRotator::new(DbOptions {
         connect_timeout: Duration::from_millis(300),
-        ..MysqlOptions::default()
+        ..DbOptions::default()
     });
     let started = Instant::now();
     let err = rotator.connect(&secret).await.unwrap_err();

@@ -2,57 +2,41 @@
 //! whole startup (TCP, TLS, authentication), and errors that name the credential.
 
 use std::sync::{Arc, OnceLock};
-use std::time::Duration;
 
-use rotwise_core::ExposeSecret;
+use rotwise_core::{ErrorKind, ExposeSecret};
+use rotwise_db::error::{chain, fmt_duration};
+use rotwise_db::login::{self, Attempt};
+use rotwise_db::{Credential, DbError, DbOptions, LoginFailure};
 use rustls::RootCertStore;
 use tokio_postgres::config::SslMode;
 use tokio_postgres::{Client, Config, NoTls};
 use tokio_postgres_rustls::MakeRustlsConnect;
 
-use crate::PgOptions;
-use crate::error::{Credential, LoginError, PgError, chain};
 use crate::secret::PgSecret;
 use crate::tls::{self, TlsMode};
 
 /// Opens connections for one rotator; the trust roots are loaded once per process.
 pub(crate) struct Connector {
-    options: PgOptions,
+    options: DbOptions,
     roots: OnceLock<Result<Arc<RootCertStore>, String>>,
 }
 
-/// Why one connection attempt failed.
-struct Attempt {
-    reason: String,
-    tls_failed: bool,
-    auth_refused: bool,
-}
-
 impl Connector {
-    pub(crate) fn new(options: PgOptions) -> Connector {
+    pub(crate) fn new(options: &DbOptions) -> Connector {
         Connector {
-            options,
+            options: options.clone(),
             roots: OnceLock::new(),
         }
     }
 
-    pub(crate) fn options(&self) -> &PgOptions {
-        &self.options
-    }
-
-    fn tls(&self, mode: TlsMode) -> Result<MakeRustlsConnect, PgError> {
+    fn tls(&self, mode: TlsMode) -> Result<MakeRustlsConnect, DbError> {
         let roots = self
             .roots
-            .get_or_init(|| tls::load_roots(self.options.ca_file.as_deref()))
+            .get_or_init(|| tls::root_store(self.options.ca_file.as_deref()))
             .clone()
-            .map_err(PgError::TlsConfig)?;
-        let config = tls::client_config(roots, mode).map_err(PgError::TlsConfig)?;
+            .map_err(DbError::TlsConfig)?;
+        let config = tls::client_config(roots, mode).map_err(DbError::TlsConfig)?;
         Ok(MakeRustlsConnect::new(config))
-    }
-
-    /// The mode for `secret`: the options' override, else the secret's `ssl` key.
-    pub(crate) fn mode_for(&self, secret: &PgSecret) -> TlsMode {
-        self.options.tls.unwrap_or_else(|| secret.tls_mode())
     }
 
     /// Log in with `secret`. The connection task runs until the client is dropped.
@@ -60,7 +44,7 @@ impl Connector {
         &self,
         secret: &PgSecret,
         credential: Credential,
-    ) -> Result<Client, PgError> {
+    ) -> Result<Client, DbError> {
         let mut config = Config::new();
         config
             .host(&secret.host)
@@ -70,64 +54,33 @@ impl Connector {
             .dbname(&secret.dbname)
             .application_name("rotwise")
             .connect_timeout(self.options.connect_timeout);
-        let login_error = |a: Attempt| LoginError {
-            credential,
-            user: secret.username.clone(),
-            host: secret.host.clone(),
-            port: secret.port,
-            reason: a.reason,
-            auth_refused: a.auth_refused,
-        };
-        let mode = self.mode_for(secret);
+        let mode = self.options.tls.unwrap_or_else(|| secret.tls_mode());
         let result = match mode {
-            TlsMode::Disable => self.plain(&mut config).await,
+            TlsMode::Disable => self.plain(config).await,
             TlsMode::Require | TlsMode::VerifyFull => {
-                self.with_tls(&mut config, self.tls(mode)?).await
+                self.with_tls(config, self.tls(mode)?).await
             }
             TlsMode::Prefer => {
-                match self
-                    .with_tls(&mut config, self.tls(TlsMode::VerifyFull)?)
-                    .await
-                {
-                    Err(a) if a.tls_failed => {
-                        tracing::warn!(
-                            host = %secret.host,
-                            port = secret.port,
-                            reason = %a.reason,
-                            "TLS to the database failed; ssl mode is prefer, so reconnecting WITHOUT TLS \
-                             (set \"ssl\": true in the secret or ROTATION_TLS_MODE=verify-full to refuse this)"
-                        );
-                        self.plain(&mut config).await
-                    }
-                    other => other,
-                }
+                let verified = self.tls(TlsMode::VerifyFull)?;
+                let plain_config = config.clone();
+                login::prefer(
+                    &secret.host,
+                    secret.port,
+                    self.with_tls(config, verified),
+                    || self.plain(plain_config),
+                )
+                .await
             }
         };
-        match result {
-            Ok(client) => {
-                tracing::debug!(
-                    %credential,
-                    user = %secret.username,
-                    host = %secret.host,
-                    tls = %mode,
-                    "logged in"
-                );
-                Ok(client)
-            }
-            Err(a) => Err(login_error(a).into()),
-        }
+        login::finish(secret, credential, mode, result)
     }
 
-    async fn plain(&self, config: &mut Config) -> Result<Client, Attempt> {
+    async fn plain(&self, mut config: Config) -> Result<Client, Attempt> {
         config.ssl_mode(SslMode::Disable);
         self.finish(config.connect(NoTls)).await
     }
 
-    async fn with_tls(
-        &self,
-        config: &mut Config,
-        tls: MakeRustlsConnect,
-    ) -> Result<Client, Attempt> {
+    async fn with_tls(&self, mut config: Config, tls: MakeRustlsConnect) -> Result<Client, Attempt> {
         config.ssl_mode(SslMode::Require);
         self.finish(config.connect(tls)).await
     }
@@ -148,11 +101,10 @@ impl Connector {
         let timeout = self.options.connect_timeout;
         let (client, connection) = match tokio::time::timeout(timeout, connecting).await {
             Err(_) => {
-                return Err(Attempt {
-                    reason: format!("timed out after {}", fmt_duration(timeout)),
-                    tls_failed: false,
-                    auth_refused: false,
-                });
+                return Err(Attempt::new(
+                    LoginFailure::Unreachable,
+                    format!("timed out after {}", fmt_duration(timeout)),
+                ));
             }
             Ok(Err(e)) => return Err(attempt(&e)),
             Ok(Ok(pair)) => pair,
@@ -166,23 +118,34 @@ impl Connector {
     }
 }
 
-fn fmt_duration(d: Duration) -> String {
-    if d.subsec_millis() == 0 {
-        format!("{} s", d.as_secs())
-    } else {
-        format!("{} ms", d.as_millis())
-    }
-}
-
 fn attempt(e: &tokio_postgres::Error) -> Attempt {
-    let auth_refused = e
-        .as_db_error()
-        .is_some_and(|db| db.code().code().starts_with("28"));
-    Attempt {
-        reason: chain(e),
+    let code = e.as_db_error().map(|db| db.code().code());
+    let failure = match code {
+        // invalid_authorization_specification, invalid_password
+        Some(c) if c.starts_with("28") => LoginFailure::Refused,
+        Some("42501") => LoginFailure::Permission,
+        Some(_) => LoginFailure::Server,
         // tokio-postgres' TLS error kind (a failed handshake, or "server does not support
         // TLS") is not public; its text is fixed.
-        tls_failed: e.to_string() == "error performing TLS handshake",
-        auth_refused,
+        None if e.to_string() == "error performing TLS handshake" => LoginFailure::Tls,
+        None => LoginFailure::Unreachable,
+    };
+    Attempt::new(failure, chain(e))
+}
+
+/// A statement error, with the server's message: [`ErrorKind::Permission`] for
+/// `insufficient_privilege` (42501), else [`ErrorKind::Target`].
+pub(crate) fn sql(context: impl Into<String>, e: &tokio_postgres::Error) -> DbError {
+    let permission = e
+        .as_db_error()
+        .is_some_and(|db| db.code().code() == "42501");
+    DbError::Sql {
+        context: context.into(),
+        reason: chain(e),
+        kind: if permission {
+            ErrorKind::Permission
+        } else {
+            ErrorKind::Target
+        },
     }
 }

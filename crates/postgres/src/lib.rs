@@ -1,14 +1,18 @@
 //! PostgreSQL rotators for AWS Secrets Manager: single user and alternating users, on
 //! AWS's secret JSON, fixing what AWS's sample functions get wrong.
 //!
-//! [`PgRotator`] implements [`rotwise_core::Rotator`]; give it to a
-//! [`rotwise_core::Driver`] (or a Lambda built on one).
+//! [`PgRotator`] is [`rotwise_db::DbRotator`] over this crate's [`PgDialect`]: it
+//! implements [`rotwise_core::Rotator`] (give it to a [`rotwise_core::Driver`], or a
+//! Lambda built on one) and [`rotwise_core::LoginProbe`]. The strategies, AWS's checks and
+//! the login order are the shared database layer's; what is PostgreSQL's is here: the
+//! connection, SCRAM verifiers, quoting, the clone's equivalence, [`LOG_TARGETS`] and
+//! [`DEFAULT_EXCLUDE_CHARACTERS`].
 //!
 //! ```no_run
 //! use std::sync::Arc;
 //! use std::time::Duration;
 //! use rotwise_core::{Driver, store::MemoryStore};
-//! use rotwise_postgres::{PgOptions, PgRotator, PgStrategy, TlsMode};
+//! use rotwise_postgres::{DbOptions, PgRotator, Strategy, TlsMode};
 //!
 //! # async fn run() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
 //! let store = Arc::new(MemoryStore::new());
@@ -17,12 +21,15 @@
 //!     r#"{"engine": "postgres", "host": "db.example.com", "port": 5432,
 //!         "username": "app", "password": "initial", "dbname": "app", "ssl": true}"#,
 //! )?;
-//! let rotator = PgRotator::new(PgOptions {
-//!     strategy: Some(PgStrategy::Single),
+//! let rotator = PgRotator::new(DbOptions {
+//!     strategy: Some(Strategy::Single),
 //!     tls: Some(TlsMode::VerifyFull),          // e.g. from ROTATION_TLS_MODE
 //!     ca_file: Some("/opt/rds-global-bundle.pem".into()), // e.g. from ROTATION_CA_FILE
 //!     connect_timeout: Duration::from_secs(5),
+//!     ..DbOptions::default()
 //! });
+//! // Or every setting from the environment, as the Lambda reads it:
+//! // DbOptions::from_env(&rotwise_core::config::Env::from_process(), None)?
 //! let driver = Driver::new(store.clone(), Arc::new(rotator));
 //! let token = store.begin_rotation(&arn)?;
 //! for step in ["createSecret", "setSecret", "testSecret", "finishSecret"] {
@@ -117,26 +124,28 @@
 //! server refuses TLS or the handshake fails, a plaintext reconnect with a WARN naming the
 //! host and the reason — never silent); `require` (chain verified, host name not);
 //! `verify-full`. AWS's `ssl` key: true → verify-full, false → disable, absent → prefer;
-//! [`PgOptions::tls`] overrides it. Trust: `SSL_CERT_FILE`, else `/etc/pki/tls/cert.pem`,
-//! else `/etc/ssl/certs/ca-certificates.crt`, plus [`PgOptions::ca_file`] (for RDS, the RDS
-//! CA bundle). Each login is limited by [`PgOptions::connect_timeout`] (5 s default) over
+//! [`DbOptions::tls`] overrides it. Trust: `SSL_CERT_FILE`, else `/etc/pki/tls/cert.pem`,
+//! else `/etc/ssl/certs/ca-certificates.crt`, plus [`DbOptions::ca_file`] (for RDS, the RDS
+//! CA bundle). Each login is limited by [`DbOptions::connect_timeout`] (5 s default) over
 //! TCP connect, TLS and authentication together.
 //!
 //! # Logs and errors
 //! Errors name the credential that failed (current, pending, previous, master), the user
 //! and the host, with the server's reason; no error or log event of this crate contains a
-//! password or secret value. tokio-postgres logs statements at debug: cap the
-//! `tokio_postgres` target at INFO.
+//! password or secret value. tokio-postgres logs statements at debug: cap the targets in
+//! [`LOG_TARGETS`] at INFO (the Lambda and the CLI do).
 
 mod connect;
-pub mod error;
 mod rotator;
 pub mod secret;
 pub mod sql;
 pub mod tls;
 
-pub use error::{Credential, LoginError, PgError};
-pub use rotator::{DEFAULT_CONNECT_TIMEOUT, PgOptions, PgRotator, PgStrategy};
+pub use rotator::{DEFAULT_EXCLUDE_CHARACTERS, LOG_TARGETS, PgDialect, PgRotator};
+pub use rotwise_core::Strategy;
+pub use rotwise_db::{
+    Credential, DEFAULT_CONNECT_TIMEOUT, DbError, DbOptions, LoginError, LoginFailure,
+};
 pub use secret::{PgSecret, SecretError};
 pub use tls::TlsMode;
 pub use tokio_postgres;

@@ -1,293 +1,127 @@
-//! The two strategies.
-
-use std::fmt;
-use std::path::PathBuf;
-use std::str::FromStr;
-use std::time::Duration;
+//! PostgreSQL's [`Dialect`]: logins, `ALTER ROLE … PASSWORD` with a SCRAM verifier, and the
+//! alternating pair made equivalent in one transaction. The strategies themselves are
+//! [`rotwise_db::DbRotator`]'s.
 
 use async_trait::async_trait;
-use rotwise_core::store::SecretVersion;
-use rotwise_core::{BoxError, Rotator, SecretPayload, Versions};
+use rotwise_core::{ErrorKind, Strategy};
+use rotwise_db::names::{base_username, clone_username};
+use rotwise_db::{Credential, DbError, DbOptions, DbRotator, Dialect, NameLimit};
 use tokio_postgres::Client;
 
-use crate::connect::Connector;
-use crate::error::{Credential, PgError, sql};
-use crate::secret::{PgSecret, SecretError};
-use crate::sql::{
-    alt_username, alter_password_sql, base_username, check_role_name, quote_ident, quote_literal,
-    scram_verifier,
-};
-use crate::tls::TlsMode;
+use crate::connect::{Connector, sql};
+use crate::secret::{PgSecret, Postgres};
+use crate::sql::{NAME_LIMIT, alter_password_sql, quote_ident, quote_literal, scram_verifier};
 
-/// The default connect timeout (TCP, TLS and authentication together), as AWS's functions.
-pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// `EXCLUDE_CHARACTERS` default of AWS's PostgreSQL rotation functions.
+pub const DEFAULT_EXCLUDE_CHARACTERS: &str = ":/@\"'\\";
 
-/// How the credential is rotated.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum PgStrategy {
-    /// One user; its password changes in place (AWS's `…SingleUser`).
-    Single,
-    /// Two users (`<user>` and `<user>_clone`) take turns, changed by the master user
-    /// (AWS's `…MultiUser`).
-    Alternating,
-}
-
-impl FromStr for PgStrategy {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s.trim().to_ascii_lowercase().as_str() {
-            "single" => Ok(PgStrategy::Single),
-            "alternating" => Ok(PgStrategy::Alternating),
-            _ => Err(format!(
-                "unknown rotation strategy {s:?}: use single or alternating"
-            )),
-        }
-    }
-}
-
-impl fmt::Display for PgStrategy {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            PgStrategy::Single => "single",
-            PgStrategy::Alternating => "alternating",
-        })
-    }
-}
-
-/// Settings the caller reads from its environment (`ROTATION_TLS_MODE`,
-/// `ROTATION_CA_FILE`, `ROTATION_STRATEGY`, ...). This crate reads no environment
-/// variable except `SSL_CERT_FILE` (the system CA bundle).
-#[derive(Clone, Debug)]
-pub struct PgOptions {
-    /// Overrides every secret's `ssl` key. `None`: `ssl` true → verify-full, false →
-    /// disable, absent → prefer.
-    pub tls: Option<TlsMode>,
-    /// Trusted in addition to the system bundle (e.g. the RDS CA bundle).
-    pub ca_file: Option<PathBuf>,
-    /// Limit for one login (TCP connect, TLS handshake and authentication).
-    pub connect_timeout: Duration,
-    /// `None`: alternating when the current secret has `masterarn` (with a warning on
-    /// every step), else single.
-    pub strategy: Option<PgStrategy>,
-}
-
-impl Default for PgOptions {
-    fn default() -> Self {
-        PgOptions {
-            tls: None,
-            ca_file: None,
-            connect_timeout: DEFAULT_CONNECT_TIMEOUT,
-            strategy: None,
-        }
-    }
-}
+/// The log targets of the PostgreSQL driver: capped at INFO by every binary
+/// (tokio-postgres logs statements with their parameters at DEBUG).
+pub const LOG_TARGETS: &[&str] = &["tokio_postgres", "postgres_protocol"];
 
 /// The PostgreSQL rotator, for both strategies. See the [crate docs](crate).
-pub struct PgRotator {
+pub type PgRotator = DbRotator<PgDialect>;
+
+/// PostgreSQL's side of [`DbRotator`].
+pub struct PgDialect {
     connector: Connector,
-    name: &'static str,
 }
 
-fn parse(version: &SecretVersion, credential: Credential) -> Result<PgSecret, PgError> {
-    PgSecret::parse(&version.payload).map_err(|error| PgError::Secret { credential, error })
-}
+#[async_trait]
+impl Dialect for PgDialect {
+    type Engine = Postgres;
+    type Session = Client;
+    type Account = ();
 
-impl PgRotator {
-    /// A rotator with these options.
-    pub fn new(options: PgOptions) -> PgRotator {
-        let name = match options.strategy {
-            Some(PgStrategy::Single) => "postgres-single",
-            Some(PgStrategy::Alternating) => "postgres-alternating",
-            None => "postgres",
-        };
-        PgRotator {
+    const NAME: &'static str = "postgres";
+    const DEFAULT_EXCLUDE_CHARACTERS: &'static str = DEFAULT_EXCLUDE_CHARACTERS;
+    const LOG_TARGETS: &'static [&'static str] = LOG_TARGETS;
+    const USERNAME_LIMIT_VAR: Option<&'static str> = None;
+
+    fn new(options: &DbOptions) -> Self {
+        PgDialect {
             connector: Connector::new(options),
-            name,
         }
     }
 
-    /// The options.
-    pub fn options(&self) -> &PgOptions {
-        self.connector.options()
+    fn name_limit(&self, _secret: &PgSecret) -> NameLimit {
+        NAME_LIMIT
     }
 
-    /// Log in with `secret` as this rotator would (TLS mode, trust roots, timeout). The
-    /// connection closes when the client is dropped.
-    pub async fn connect(&self, secret: &PgSecret) -> Result<Client, PgError> {
-        self.connector.connect(secret, Credential::Given).await
+    async fn connect(&self, secret: &PgSecret, credential: Credential) -> Result<Client, DbError> {
+        self.connector.connect(secret, credential).await
     }
 
-    /// Whether `value` logs in (fresh connection, `SELECT 1`): `Ok(false)` when the server
-    /// refuses the credentials, `Err` when the check could not run.
-    pub async fn login_works(&self, value: &SecretPayload) -> Result<bool, PgError> {
-        let secret = PgSecret::parse(value).map_err(|error| PgError::Secret {
-            credential: Credential::Given,
-            error,
-        })?;
-        match self.connector.connect(&secret, Credential::Given).await {
-            Ok(client) => {
-                client
-                    .simple_query("SELECT 1")
-                    .await
-                    .map_err(|e| sql("SELECT 1", &e))?;
-                Ok(true)
-            }
-            Err(e) if e.is_auth_refused() => Ok(false),
-            Err(e) => Err(e),
-        }
-    }
-
-    fn strategy(&self, current: &PgSecret) -> PgStrategy {
-        match self.options().strategy {
-            Some(s) => s,
-            None if current.masterarn.is_some() => {
-                tracing::warn!(
-                    "no rotation strategy configured and the secret has masterarn: using alternating users \
-                     (set ROTATION_STRATEGY=single|alternating to silence this)"
-                );
-                PgStrategy::Alternating
-            }
-            None => PgStrategy::Single,
-        }
-    }
-
-    async fn set_single(
-        &self,
-        versions: &Versions<'_>,
-        current: &PgSecret,
-        pending: &PgSecret,
-    ) -> Result<(), PgError> {
-        if pending.username != current.username || pending.host != current.host {
-            return Err(PgError::Refused(format!(
-                "Attempting to modify user {} other than current user {}",
-                pending.username, current.username
-            )));
-        }
-        check_role_name(&pending.username)?;
-        // Current first: on the normal path it is the one that works, so a rotation leaves
-        // no failed login in the server's auth log (DESIGN section 4).
-        let mut failures = Vec::new();
-        match self.connector.connect(current, Credential::Current).await {
-            Ok(client) => return change_password(&client, pending).await,
-            Err(e) => failures.push(e.to_string()),
-        }
-        // A retry after the password already changed.
-        match self.connector.connect(pending, Credential::Pending).await {
-            Ok(_client) => {
-                tracing::info!(user = %pending.username, "the pending credentials already log in: nothing to change");
-                return Ok(());
-            }
-            Err(e) => failures.push(e.to_string()),
-        }
-        if let Some(prev) = versions.previous().await? {
-            let mut prev = parse(prev, Credential::Previous)?;
-            // As AWS: the previous secret is used with the current `ssl`, and must be
-            // the same user on the same host.
-            prev.ssl = current.ssl;
-            if prev.username == current.username && prev.host == current.host {
-                match self.connector.connect(&prev, Credential::Previous).await {
-                    Ok(client) => return change_password(&client, pending).await,
-                    Err(e) => failures.push(e.to_string()),
-                }
-            }
-        }
-        Err(PgError::Refused(format!(
-            "Unable to log into database with previous, current, or pending secret of secret arn {}: {}",
-            versions.arn(),
-            failures.join("; ")
-        )))
-    }
-
-    async fn set_alternating(
-        &self,
-        versions: &Versions<'_>,
-        current: &PgSecret,
-        pending: &PgSecret,
-    ) -> Result<(), PgError> {
-        let masterarn = current.masterarn.clone().ok_or(PgError::Secret {
-            credential: Credential::Current,
-            error: SecretError::Missing("masterarn"),
-        })?;
-        let expected = alt_username(&current.username)?;
-        if pending.username != expected || pending.host != current.host {
-            return Err(PgError::Refused(format!(
-                "Attempting to modify user {} other than current user or clone {}",
-                pending.username, current.username
-            )));
-        }
-        // Current first: whoever can write this secret must also hold a working
-        // credential for the database before the master acts for them.
-        let client = self
-            .connector
-            .connect(current, Credential::Current)
+    async fn probe(&self, client: Client) -> Result<(), DbError> {
+        client
+            .simple_query("SELECT 1")
             .await
-            .map_err(|e| {
-                PgError::step(
-                    format!(
-                        "Unable to log into database using current credentials for secret {}",
-                        versions.arn()
-                    ),
-                    e,
-                )
-            })?;
+            .map_err(|e| sql("SELECT 1", &e))?;
+        Ok(())
+    }
+
+    async fn close(&self, client: Client) {
         drop(client);
+    }
 
-        let master_version = versions.other_secret(&masterarn).await?;
-        let mut master = PgSecret::parse(&master_version.payload).map_err(|error| {
-            let hint = match error {
-                SecretError::Missing(_) | SecretError::Engine { .. } => {
-                    "; an RDS-managed master secret holds only username and password: add host, port and engine keys to it"
-                }
-                _ => "",
-            };
-            PgError::Refused(format!(
-                "the master secret {masterarn} is not usable: {error}{hint}"
-            ))
-        })?;
-        master.dbname = current.dbname.clone();
-        if master.host != current.host {
-            return Err(PgError::Refused(format!(
-                "Current database host {} is not the same host as/rds replica of master {}",
-                current.host, master.host
-            )));
-        }
-        let client = self
-            .connector
-            .connect(&master, Credential::Master)
+    async fn change_own_password(&self, client: Client, pending: &PgSecret) -> Result<(), DbError> {
+        client
+            .batch_execute(&alter_password_sql(&pending.username, &pending.password))
             .await
             .map_err(|e| {
-                PgError::step(
-                    format!(
-                        "Unable to log into database using credentials in master secret {masterarn}"
-                    ),
-                    e,
+                sql(
+                    format!("changing the password of role {:?}", pending.username),
+                    &e,
                 )
             })?;
+        tracing::info!(role = %pending.username, "password changed (SCRAM-SHA-256 verifier)");
+        Ok(())
+    }
+
+    async fn current_account(&self, client: Client, _current: &PgSecret) -> Result<(), DbError> {
+        drop(client);
+        Ok(())
+    }
+
+    async fn ensure_pair(&self, client: Client, pending: &PgSecret, _: ()) -> Result<(), DbError> {
         ensure_pair(&client, pending).await
     }
-}
 
-async fn change_password(client: &Client, pending: &PgSecret) -> Result<(), PgError> {
-    client
-        .batch_execute(&alter_password_sql(&pending.username, &pending.password))
-        .await
-        .map_err(|e| {
-            sql(
-                format!("changing the password of role {:?}", pending.username),
-                &e,
-            )
-        })?;
-    tracing::info!(role = %pending.username, "password changed (SCRAM-SHA-256 verifier)");
-    Ok(())
+    async fn test_pending(
+        &self,
+        client: Client,
+        pending: &PgSecret,
+        strategy: Strategy,
+    ) -> Result<(), DbError> {
+        let row = client
+            .query_one("SELECT current_user::text", &[])
+            .await
+            .map_err(|e| sql("SELECT current_user", &e))?;
+        let effective: String = row.get(0);
+        // Alternating users: both logins must act as the base role (the clone through
+        // its `role` setting), or objects they create would not be shared.
+        if strategy == Strategy::Alternating {
+            let base = base_username(&pending.username);
+            if effective != base {
+                return Err(DbError::rejected(
+                    ErrorKind::Conflict,
+                    format!(
+                        "the pending user {:?} logs in but acts as {effective:?}, not as {base:?}: \
+                         its `role` setting is missing (setSecret repairs it)",
+                        pending.username
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
 }
 
 /// As master, in one transaction: create the clone on first use, set the pending user's
 /// password, and repair what makes the clone equivalent to the base user.
-async fn ensure_pair(client: &Client, pending: &PgSecret) -> Result<(), PgError> {
+async fn ensure_pair(client: &Client, pending: &PgSecret) -> Result<(), DbError> {
     let base = base_username(&pending.username).to_owned();
-    let clone = alt_username(&base)?;
-    check_role_name(&base)?;
+    let clone = clone_username(&base, NAME_LIMIT)?;
     let ctx = |what: &str| format!("{what} (alternating users {base:?} / {clone:?})");
     client
         .batch_execute("BEGIN")
@@ -357,7 +191,7 @@ async fn ensure_pair(client: &Client, pending: &PgSecret) -> Result<(), PgError>
                 .await
                 .map_err(|e| sql(ctx("making the clone equivalent to the base role"), &e))?;
         }
-        Ok::<(), PgError>(())
+        Ok::<(), DbError>(())
     }
     .await;
     match result {
@@ -369,80 +203,5 @@ async fn ensure_pair(client: &Client, pending: &PgSecret) -> Result<(), PgError>
             let _ = client.batch_execute("ROLLBACK").await;
             Err(e)
         }
-    }
-}
-
-#[async_trait]
-impl Rotator for PgRotator {
-    fn name(&self) -> &str {
-        self.name
-    }
-
-    async fn next_value(&self, versions: &Versions<'_>) -> Result<SecretPayload, BoxError> {
-        let current = parse(versions.current().await?, Credential::Current)?;
-        let next = match self.strategy(&current) {
-            PgStrategy::Single => {
-                check_role_name(&current.username).map_err(PgError::from)?;
-                current.clone()
-            }
-            PgStrategy::Alternating => {
-                if current.masterarn.is_none() {
-                    return Err(PgError::Secret {
-                        credential: Credential::Current,
-                        error: SecretError::Missing("masterarn"),
-                    }
-                    .into());
-                }
-                let alt = alt_username(&current.username).map_err(PgError::from)?;
-                current.with_username(&alt)
-            }
-        };
-        Ok(next
-            .with_password(versions.new_password().await?)
-            .to_payload())
-    }
-
-    async fn set(&self, versions: &Versions<'_>) -> Result<(), BoxError> {
-        let current = parse(versions.current().await?, Credential::Current)?;
-        let pending = parse(versions.pending().await?, Credential::Pending)?;
-        match self.strategy(&current) {
-            PgStrategy::Single => self.set_single(versions, &current, &pending).await?,
-            PgStrategy::Alternating => self.set_alternating(versions, &current, &pending).await?,
-        }
-        Ok(())
-    }
-
-    async fn test(&self, versions: &Versions<'_>) -> Result<(), BoxError> {
-        let pending = parse(versions.pending().await?, Credential::Pending)?;
-        let message = || {
-            format!(
-                "Unable to log into database with pending secret of secret ARN {}",
-                versions.arn()
-            )
-        };
-        let client = self
-            .connector
-            .connect(&pending, Credential::Pending)
-            .await
-            .map_err(|e| PgError::step(message(), e))?;
-        let row = client
-            .query_one("SELECT current_user::text", &[])
-            .await
-            .map_err(|e| PgError::step(message(), sql("SELECT current_user", &e)))?;
-        let effective: String = row.get(0);
-        // Alternating users: both logins must act as the base role (the clone through
-        // its `role` setting), or objects they create would not be shared.
-        if self.strategy(&pending) == PgStrategy::Alternating {
-            let base = base_username(&pending.username);
-            if effective != base {
-                return Err(PgError::Refused(format!(
-                    "the pending user {:?} logs in but acts as {effective:?}, not as {base:?}: \
-                     its `role` setting is missing (setSecret repairs it)",
-                    pending.username
-                ))
-                .into());
-            }
-        }
-        Ok(())
     }
 }

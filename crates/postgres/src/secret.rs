@@ -1,7 +1,7 @@
-//! The secret JSON, with AWS's keys and AWS's error texts ([`rotwise_dbsecret`], with
+//! The secret JSON, with AWS's keys and AWS's error texts ([`rotwise_db`], with
 //! PostgreSQL's engine names and defaults).
 
-use rotwise_dbsecret::Engine;
+use rotwise_db::Engine;
 
 /// The engines AWS's PostgreSQL functions accept.
 pub const ENGINES: [&str; 2] = ["postgres", "aurora-postgresql"];
@@ -28,7 +28,7 @@ impl Engine for Postgres {
 
 /// Why a secret value is not a usable secret (shared with the other engines). Never
 /// contains a value from the secret: only key names, expected types and JSON positions.
-pub use rotwise_dbsecret::SecretError;
+pub use rotwise_db::SecretError;
 
 /// A PostgreSQL secret as AWS's functions store it:
 /// `{"engine", "host", "port", "username", "password", "dbname", "ssl", "masterarn", ...}`.
@@ -37,7 +37,7 @@ pub use rotwise_dbsecret::SecretError;
 /// `postgres`. Unknown keys are kept with their JSON types and written back unchanged by
 /// [`PgSecret::to_payload`]; only `username` and `password` are ever replaced. The password
 /// lives in a [`rotwise_core::SecretString`] (not in the key map), and `Debug` redacts it.
-pub type PgSecret = rotwise_dbsecret::DbSecret<Postgres>;
+pub type PgSecret = rotwise_db::DbSecret<Postgres>;
 
 #[cfg(test)]
 mod tests {
@@ -47,7 +47,7 @@ mod tests {
     use crate::TlsMode;
 
     /// The description gives AWS's PostgreSQL texts and defaults (the parsing itself is
-    /// tested in rotwise-dbsecret).
+    /// tested in rotwise-db).
     #[test]
     fn postgres_description() {
         let s = PgSecret::parse_str(

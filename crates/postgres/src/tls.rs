@@ -1,60 +1,23 @@
 //! TLS through rustls (aws-lc-rs): trust roots and the chain-only verifier; the modes are
-//! [`rotwise_dbsecret::tls`]'s.
+//! [`rotwise_db::tls`]'s.
 
 use std::path::Path;
 use std::sync::Arc;
 
 use rustls::client::WebPkiServerVerifier;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
-use rustls::crypto::CryptoProvider;
-use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{
     CertificateError, ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme,
 };
 
-pub use rotwise_dbsecret::tls::{SYSTEM_BUNDLES, TlsMode, UnknownTlsMode};
+pub use rotwise_db::tls::{SYSTEM_BUNDLES, TlsMode, UnknownTlsMode};
+use rotwise_db::tls::provider;
 
-pub(crate) fn provider() -> Arc<CryptoProvider> {
-    Arc::new(rustls::crypto::aws_lc_rs::default_provider())
-}
-
-fn read_pem(path: &Path) -> Result<Vec<CertificateDer<'static>>, String> {
-    let iter = CertificateDer::pem_file_iter(path)
-        .map_err(|e| format!("cannot read CA file {}: {e}", path.display()))?;
-    iter.collect::<Result<Vec<_>, _>>()
-        .map_err(|e| format!("bad PEM in CA file {}: {e}", path.display()))
-}
-
-/// The trust roots: the system bundle (`SSL_CERT_FILE`, else [`SYSTEM_BUNDLES`]) plus
-/// `ca_file`. A `ca_file` that cannot be read, or holds no certificate, is an error.
-pub(crate) fn load_roots(ca_file: Option<&Path>) -> Result<Arc<RootCertStore>, String> {
+/// The trust roots ([`rotwise_db::tls::load_roots`]) as a rustls store.
+pub(crate) fn root_store(ca_file: Option<&Path>) -> Result<Arc<RootCertStore>, String> {
     let mut roots = RootCertStore::empty();
-    let system = rotwise_dbsecret::tls::system_bundle();
-    if let Some(path) = system {
-        // A broken system bundle only loses its unparsable entries.
-        if let Ok(certs) = read_pem(&path) {
-            roots.add_parsable_certificates(certs);
-        }
-    }
-    if let Some(path) = ca_file {
-        let certs = read_pem(path)?;
-        if certs.is_empty() {
-            return Err(format!("CA file {} holds no certificate", path.display()));
-        }
-        let (added, _) = roots.add_parsable_certificates(certs);
-        if added == 0 {
-            return Err(format!(
-                "CA file {} holds no usable CA certificate",
-                path.display()
-            ));
-        }
-    }
-    if roots.is_empty() {
-        return Err(
-            "no trusted CA certificates: set SSL_CERT_FILE or a CA file (ROTATION_CA_FILE)".into(),
-        );
-    }
+    roots.add_parsable_certificates(rotwise_db::tls::load_roots(ca_file)?);
     Ok(Arc::new(roots))
 }
 
@@ -132,6 +95,7 @@ impl ServerCertVerifier for ChainOnly {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use rotwise_db::tls::read_certificates as read_pem;
 
     /// `require` waives only the host name: a certificate from the right CA for another
     /// name passes; the same certificate from an untrusted CA does not.
@@ -167,11 +131,5 @@ mod tests {
         assert!(chain.is_ok(), "{chain:?}");
         let (full, chain) = verify(&services.other_ca);
         assert!(full.is_err() && chain.is_err(), "{full:?} {chain:?}");
-    }
-
-    #[test]
-    fn missing_ca_file_is_an_error() {
-        let e = load_roots(Some(Path::new("/nonexistent/ca.pem"))).unwrap_err();
-        assert!(e.contains("/nonexistent/ca.pem"), "{e}");
     }
 }

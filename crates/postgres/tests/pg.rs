@@ -9,13 +9,13 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use rotwise_core::password::PasswordPolicy;
 use rotwise_core::store::{AWSCURRENT, AWSPENDING, MemoryStore, SecretStore};
-use rotwise_core::{BoxError, Driver, ExposeSecret, PasswordSource, SecretPayload};
+use rotwise_core::{Driver, ExposeSecret, PasswordSource, SecretPayload, Strategy};
 use rotwise_postgres::sql::{quote_ident, quote_literal, scram_verifier};
-use rotwise_postgres::{PgOptions, PgRotator, PgSecret, PgStrategy, TlsMode};
+use rotwise_postgres::{DbOptions, PgRotator, PgSecret, TlsMode};
 use rotwise_test_services::{
     PgService, plaintext_hits, record_reliability, require_pg, run_then_cleanup, unique_name,
 };
-use rotwise_testkit::{Conformance, LocalService, Recorded, Strategy, Target};
+use rotwise_testkit::{Conformance, LocalService, Recorded};
 use secrecy::SecretString;
 use serde_json::{Value, json};
 use tokio_postgres::Client;
@@ -49,12 +49,13 @@ fn secret_value(pg: &PgService, user: &str, password: &str, masterarn: Option<&s
     v.to_string()
 }
 
-fn options(pg: &PgService, strategy: PgStrategy) -> PgOptions {
-    PgOptions {
+fn options(pg: &PgService, strategy: Strategy) -> DbOptions {
+    DbOptions {
         tls: Some(TlsMode::VerifyFull),
         ca_file: Some(pg.ca.clone()),
         connect_timeout: Duration::from_secs(5),
         strategy: Some(strategy),
+        ..DbOptions::default()
     }
 }
 
@@ -101,14 +102,6 @@ async fn create_master(admin: &Client, name: &str, password: &str) {
     assert!(!row.get::<_, bool>(0), "the master must not be a superuser");
 }
 
-struct LoginTarget(Arc<PgRotator>);
-
-#[async_trait]
-impl Target for LoginTarget {
-    async fn accepts(&self, value: &SecretPayload) -> Result<bool, BoxError> {
-        Ok(self.0.login_works(value).await?)
-    }
-}
 
 async fn value_of(
     store: &MemoryStore,
@@ -212,7 +205,7 @@ async fn single_user_rotates_three_times_with_no_leak_and_no_failed_login() {
             let arn = store
                 .insert_secret("pg/single", &secret_value(&pg, &user, &initial, None))
                 .unwrap();
-            let rotator = Arc::new(PgRotator::new(options(&pg, PgStrategy::Single)));
+            let rotator = Arc::new(PgRotator::new(options(&pg, Strategy::Single)));
             let driver = Driver::new(store.clone(), rotator.clone());
             let service = LocalService::new(store.clone());
             let log = pg.log_cursor();
@@ -331,16 +324,16 @@ async fn single_user_conformance() {
             let admin = pg.admin().await;
             let initial = hexpw();
             create_role(&admin, &user, &initial, "").await;
-            let rotator = Arc::new(PgRotator::new(options(&pg, PgStrategy::Single)));
+            let rotator = Arc::new(PgRotator::new(options(&pg, Strategy::Single)));
             let app_log = capture();
             let log = pg.log_cursor();
-            let target = Arc::new(Recorded::new(LoginTarget(rotator.clone())));
+            let target = Arc::new(Recorded::new(rotator.clone()));
             let started = Instant::now();
             let report = Conformance::new(
                 rotator.clone(),
                 target.clone(),
                 secret_value(&pg, &user, &initial, None),
-                Strategy::SingleUser,
+                Strategy::Single,
             )
             .run()
             .await
@@ -399,7 +392,7 @@ async fn wrong_passwords_name_the_credential_and_leak_nothing() {
                 .unwrap();
             let driver = Driver::new(
                 store.clone(),
-                Arc::new(PgRotator::new(options(&pg, PgStrategy::Single))),
+                Arc::new(PgRotator::new(options(&pg, Strategy::Single))),
             );
             let err = LocalService::new(store.clone())
                 .rotate(&arn, &driver)
@@ -443,7 +436,7 @@ async fn wrong_passwords_name_the_credential_and_leak_nothing() {
                 .unwrap();
             let driver = Driver::new(
                 store.clone(),
-                Arc::new(PgRotator::new(options(&pg, PgStrategy::Alternating))),
+                Arc::new(PgRotator::new(options(&pg, Strategy::Alternating))),
             );
             let msg = LocalService::new(store.clone())
                 .rotate(&arn, &driver)
@@ -505,7 +498,7 @@ async fn alternating_pair(pg: &PgService, admin: &Client, base: &str, master: &s
     Pair {
         store,
         arn,
-        rotator: Arc::new(PgRotator::new(options(pg, PgStrategy::Alternating))),
+        rotator: Arc::new(PgRotator::new(options(pg, Strategy::Alternating))),
     }
 }
 
@@ -669,13 +662,13 @@ async fn alternating_conformance() {
             let initial = value_of(&store, &arn, None, Some(AWSCURRENT)).await;
             let app_log = capture();
             let log = pg.log_cursor();
-            let target = Arc::new(Recorded::new(LoginTarget(rotator.clone())));
+            let target = Arc::new(Recorded::new(rotator.clone()));
             let started = Instant::now();
             let report = Conformance::new(
                 rotator.clone(),
                 target.clone(),
                 initial,
-                Strategy::AlternatingUsers,
+                Strategy::Alternating,
             )
             .with_store(store)
             .with_secret_name("pg/conformance-alt")
@@ -759,7 +752,7 @@ async fn nasty_usernames_and_passwords_rotate() {
             let mut seen = vec![all_punct.clone()];
             let master_pw = hexpw();
             create_master(&admin, &master, &master_pw).await;
-            for strategy in [PgStrategy::Single, PgStrategy::Alternating] {
+            for strategy in [Strategy::Single, Strategy::Alternating] {
                 let store = Arc::new(MemoryStore::new());
                 let marn = store
                     .insert_secret(
@@ -768,15 +761,15 @@ async fn nasty_usernames_and_passwords_rotate() {
                     )
                     .unwrap();
                 let users: Vec<&String> = match strategy {
-                    PgStrategy::Single => nasty.iter().chain([&at_limit]).collect(),
-                    PgStrategy::Alternating => nasty.iter().collect(),
+                    Strategy::Single => nasty.iter().chain([&at_limit]).collect(),
+                    Strategy::Alternating => nasty.iter().collect(),
                 };
                 for user in users {
-                    if strategy == PgStrategy::Single {
+                    if strategy == Strategy::Single {
                         create_role(&admin, user, &all_punct, "").await;
                     }
-                    let masterarn = (strategy == PgStrategy::Alternating).then_some(marn.as_str());
-                    let current_pw = if strategy == PgStrategy::Single {
+                    let masterarn = (strategy == Strategy::Alternating).then_some(marn.as_str());
+                    let current_pw = if strategy == Strategy::Single {
                         all_punct.clone()
                     } else {
                         // After the single-user round the base holds its last password.
@@ -872,7 +865,7 @@ async fn usernames_over_the_limit_are_refused_before_anything_changes() {
         .unwrap();
     let driver = Driver::new(
         store.clone(),
-        Arc::new(PgRotator::new(options(&pg, PgStrategy::Alternating))),
+        Arc::new(PgRotator::new(options(&pg, Strategy::Alternating))),
     );
     let err = LocalService::new(store.clone())
         .rotate(&arn, &driver)
@@ -898,7 +891,7 @@ async fn usernames_over_the_limit_are_refused_before_anything_changes() {
         .unwrap();
     let driver = Driver::new(
         store.clone(),
-        Arc::new(PgRotator::new(options(&pg, PgStrategy::Single))),
+        Arc::new(PgRotator::new(options(&pg, Strategy::Single))),
     );
     let err = LocalService::new(store.clone())
         .rotate(&arn, &driver)
@@ -933,10 +926,10 @@ async fn tls_modes_against_the_server() {
                 .get::<_, bool>(0)
             };
             let with = |tls: TlsMode, ca: &std::path::Path| {
-                PgRotator::new(PgOptions {
+                PgRotator::new(DbOptions {
                     tls: Some(tls),
                     ca_file: Some(ca.to_path_buf()),
-                    ..PgOptions::default()
+                    ..DbOptions::default()
                 })
             };
             // verify-full with the test CA: TLS.
@@ -973,9 +966,9 @@ async fn tls_modes_against_the_server() {
             v.as_object_mut().unwrap().remove("ssl");
             let no_ssl_key = PgSecret::parse_str(&v.to_string()).unwrap();
             let from_secret = |ca: &std::path::Path| {
-                PgRotator::new(PgOptions {
+                PgRotator::new(DbOptions {
                     ca_file: Some(ca.to_path_buf()),
-                    ..PgOptions::default()
+                    ..DbOptions::default()
                 })
             };
             assert!(
@@ -1036,9 +1029,9 @@ async fn connect_timeout_is_enforced_and_named() {
         .to_string(),
     )
     .unwrap();
-    let rotator = PgRotator::new(PgOptions {
+    let rotator = PgRotator::new(DbOptions {
         connect_timeout: Duration::from_millis(300),
-        ..PgOptions::default()
+        ..DbOptions::default()
     });
     let started = Instant::now();
     let err = rotator.connect(&secret).await.unwrap_err();

@@ -4,7 +4,7 @@
 //!
 //! Engine tests need servers that *judge passwords*: "the old password no longer logs in" and "no
 //! failed login on the normal path" mean nothing otherwise. The machine's own servers cannot do that
-//! (DESIGN.md section 7): its PostgreSQL on 127.0.0.1:5432 trusts every local connection, so any
+//! (ARCHITECTURE.md, "Tests judge with servers that judge"): its PostgreSQL on 127.0.0.1:5432 trusts every local connection, so any
 //! password logs in; its MariaDB on 3306 runs with `skip-name-resolve`, without TLS, and with a
 //! general log shared with everyone. So `scripts/services up` starts, once per machine (never one
 //! server per test: nextest runs each test in its own process), in `$ROTATION_SERVICES_DIR`

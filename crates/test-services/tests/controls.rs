@@ -1,4 +1,4 @@
-//! Positive controls for the private test services (DESIGN.md section 7).
+//! Positive controls for the private test services (ARCHITECTURE.md, "Tests judge with servers that judge").
 //!
 //! Every later "absent" or "zero" check (no plaintext password in a log, no failed login) relies on
 //! the servers judging passwords and on the logs capturing what happens. These tests show that each

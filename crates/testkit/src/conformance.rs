@@ -3,7 +3,7 @@
 //!
 //! [`Conformance::run`] rotates one secret over and over on a [`MemoryStore`], through
 //! the same [`Driver`] the Lambdas use, and after every scenario checks the
-//! [`Invariant`]s against the real target (through your [`Target`]):
+//! [`Invariant`]s against the real target (through your [`LoginProbe`]):
 //!
 //! | scenario | what it does |
 //! |---|---|
@@ -22,28 +22,22 @@ use std::fmt;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use rotwise_core::store::{AWSCURRENT, AWSPENDING, AWSPREVIOUS, MemoryStore, SecretStore};
-use rotwise_core::{BoxError, Driver, PasswordSource, Rotator, SecretPayload, Step};
+use rotwise_core::store::{AWSCURRENT, AWSPENDING, AWSPREVIOUS, Layered, MemoryStore, SecretStore};
+use rotwise_core::{
+    Driver, LoginProbe, PasswordSource, Rotator, RotatorError, SecretPayload, Step, Strategy,
+};
 
 use crate::faults::{Fault, FaultPlan, FaultyRotator, FaultyStore, When};
 use crate::service::{LocalService, StepHandler};
 
-/// "Does this secret value work on the target?" — a fresh login, request or check.
-#[async_trait]
-pub trait Target: Send + Sync {
-    /// `Ok(true)` when the target accepts `value`, `Ok(false)` when it refuses it;
-    /// `Err` only when the check itself could not run (target unreachable).
-    async fn accepts(&self, value: &SecretPayload) -> Result<bool, BoxError>;
-}
-
-/// A [`Target`] that also keeps every password it was asked about (the `password` key of
-/// JSON values): every password a suite produced, to search logs for afterwards.
+/// A [`LoginProbe`] that also keeps every password it was asked about (the `password` key
+/// of JSON values): every password a suite produced, to search logs for afterwards.
 pub struct Recorded<T> {
     inner: T,
     seen: std::sync::Mutex<Vec<String>>,
 }
 
-impl<T: Target> Recorded<T> {
+impl<T: LoginProbe> Recorded<T> {
     /// Record what `inner` is asked.
     pub fn new(inner: T) -> Self {
         Recorded {
@@ -59,8 +53,8 @@ impl<T: Target> Recorded<T> {
 }
 
 #[async_trait]
-impl<T: Target> Target for Recorded<T> {
-    async fn accepts(&self, value: &SecretPayload) -> Result<bool, BoxError> {
+impl<T: LoginProbe> LoginProbe for Recorded<T> {
+    async fn accepts(&self, value: &SecretPayload) -> Result<bool, RotatorError> {
         let password = value
             .as_string()
             .and_then(|s| {
@@ -78,17 +72,6 @@ impl<T: Target> Target for Recorded<T> {
         }
         self.inner.accepts(value).await
     }
-}
-
-/// Which promises the rotation strategy makes (DESIGN section 3.2).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Strategy {
-    /// One credential changes in place: AWSCURRENT may stop working between
-    /// setSecret and finishSecret, and AWSPREVIOUS stops working after a rotation.
-    SingleUser,
-    /// Two credentials take turns: AWSCURRENT works at every moment, and AWSPREVIOUS
-    /// keeps working until the next rotation's setSecret.
-    AlternatingUsers,
 }
 
 /// An invariant the suite checks.
@@ -186,9 +169,15 @@ type HandlerFactory = dyn Fn(Arc<dyn SecretStore>, Arc<dyn Rotator>, PasswordSou
     + Sync;
 
 /// The suite's configuration. See the [crate docs](crate) for a walk-through.
+///
+/// The [`Strategy`] says which promises the rotation makes (ARCHITECTURE.md, "Strategies keep their promises"):
+/// - [`Strategy::Single`]: one credential changes in place; AWSCURRENT may stop working
+///   between setSecret and finishSecret, and AWSPREVIOUS stops working after a rotation.
+/// - [`Strategy::Alternating`]: two credentials take turns; AWSCURRENT works at every
+///   moment, and AWSPREVIOUS keeps working until the next rotation's setSecret.
 pub struct Conformance {
     rotator: Arc<dyn Rotator>,
-    target: Arc<dyn Target>,
+    probe: Arc<dyn LoginProbe>,
     initial: SecretPayload,
     strategy: Strategy,
     store: Arc<MemoryStore>,
@@ -209,16 +198,17 @@ fn fail(scenario: &str, invariant: Invariant, detail: impl Into<String>) -> Conf
 
 impl Conformance {
     /// A suite for `rotator`, whose secret starts as `initial` (a value the target
-    /// accepts now), checked against `target`.
+    /// accepts now), checked against the target through `probe` (a fresh login each
+    /// time, never state the rotator cached).
     pub fn new(
         rotator: Arc<dyn Rotator>,
-        target: Arc<dyn Target>,
+        probe: Arc<dyn LoginProbe>,
         initial: impl Into<SecretPayload>,
         strategy: Strategy,
     ) -> Self {
         Conformance {
             rotator,
-            target,
+            probe,
             initial: initial.into(),
             strategy,
             store: Arc::new(MemoryStore::new()),
@@ -264,10 +254,10 @@ impl Conformance {
     /// Run every scenario. Returns the first broken invariant, or a report.
     pub async fn run(self) -> Result<ConformanceReport, ConformanceFailure> {
         let plan = FaultPlan::default();
-        let store: Arc<dyn SecretStore> = Arc::new(FaultyStore::new(
+        let store: Arc<dyn SecretStore> = Arc::new(Layered(FaultyStore::new(
             self.store.clone() as Arc<dyn SecretStore>,
             plan.clone(),
-        ));
+        )));
         let rotator: Arc<dyn Rotator> =
             Arc::new(FaultyRotator::new(self.rotator.clone(), plan.clone()));
         let handler = (self.handler)(store, rotator, self.passwords.clone());
@@ -374,7 +364,7 @@ impl Run<'_> {
                     format!("cannot read version {version_id}: {e}"),
                 )
             })?;
-        self.suite.target.accepts(&v.payload).await.map_err(|e| {
+        self.suite.probe.accepts(&v.payload).await.map_err(|e| {
             fail(
                 scenario,
                 invariant,
@@ -387,7 +377,7 @@ impl Run<'_> {
     /// inside its setSecret..finishSecret window.
     async fn check_state(&self, scenario: &str, in_single_user_window: bool) -> Outcome<Labels> {
         let labels = self.labels(scenario).await?;
-        let must_work = self.suite.strategy == Strategy::AlternatingUsers || !in_single_user_window;
+        let must_work = self.suite.strategy == Strategy::Alternating || !in_single_user_window;
         if must_work
             && !self
                 .accepts(scenario, &labels.current, Invariant::CurrentWorks)
@@ -425,7 +415,7 @@ impl Run<'_> {
                 ),
             ));
         }
-        if self.suite.strategy == Strategy::AlternatingUsers
+        if self.suite.strategy == Strategy::Alternating
             && !self
                 .accepts(scenario, old_current, Invariant::PreviousStillWorks)
                 .await?
@@ -448,7 +438,7 @@ impl Run<'_> {
 
     /// Single user: after createSecret and until finishSecret, only AWSPENDING may work.
     fn in_single_user_window(&self, step: Step) -> bool {
-        self.suite.strategy == Strategy::SingleUser && step != Step::CreateSecret
+        self.suite.strategy == Strategy::Single && step != Step::CreateSecret
     }
 
     /// Whether the target accepts the AWSPENDING version, if there is one.
@@ -632,7 +622,7 @@ impl Run<'_> {
                     ),
                 ));
             }
-            let window = self.suite.strategy == Strategy::SingleUser
+            let window = self.suite.strategy == Strategy::Single
                 && matches!(step, Step::SetSecret | Step::TestSecret);
             self.check_state(scenario, window).await?;
         }

@@ -1,7 +1,8 @@
 //! Fault injection: make any store call or rotator call fail at a chosen point.
 //!
-//! [`FaultyStore`] and [`FaultyRotator`] wrap a real store or rotator and pass every
-//! call through, except the one a [`Fault`] is armed for:
+//! [`FaultyStore`] (a [`StoreLayer`]: `Layered(FaultyStore::new(inner, plan))` is the
+//! [`SecretStore`]) and [`FaultyRotator`] wrap a real store or rotator and pass every call
+//! through, except the one a [`Fault`] is armed for:
 //!
 //! - [`When::Before`]: the call fails before it takes effect (the request never
 //!   reached the service, the rotator never touched the target);
@@ -11,17 +12,36 @@
 //!
 //! Both wrappers also record every call, which is how the conformance suite learns
 //! which calls each step makes and how tests count API calls per rotation.
+//!
+//! ```
+//! use std::sync::Arc;
+//! use rotwise_core::store::{Layered, MemoryStore, SecretStore};
+//! use rotwise_testkit::faults::{Fault, FaultPlan, FaultyStore, When};
+//!
+//! # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+//! let memory = Arc::new(MemoryStore::new());
+//! let arn = memory.insert_secret("s", "v").unwrap();
+//! let plan = FaultPlan::default();
+//! let store: Arc<dyn SecretStore> =
+//!     Arc::new(Layered(FaultyStore::new(memory.clone(), plan.clone())));
+//!
+//! plan.arm(Fault { call: "GetSecretValue".into(), nth: 0, when: When::Before });
+//! let err = store.get_secret_value(&arn, None, Some("AWSCURRENT")).await.unwrap_err();
+//! assert!(err.to_string().contains("injected fault: GetSecretValue failed before it takes effect"));
+//! store.get_secret_value(&arn, None, Some("AWSCURRENT")).await.unwrap(); // fired once
+//! assert_eq!(plan.log(), ["GetSecretValue", "GetSecretValue"]);
+//! assert_eq!(plan.fired().len(), 1);
+//! # });
+//! ```
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use async_trait::async_trait;
-use rotwise_core::password::PasswordPolicy;
 use rotwise_core::store::{
-    CreateSecret, PutOutput, PutSecretValue, SecretDescription, SecretStore, SecretVersion,
-    StoreError, StoreErrorKind, UpdateVersionStage, VersionSummary,
+    Operation, SecretStore, StoreCall, StoreError, StoreErrorKind, StoreFuture, StoreLayer,
 };
-use rotwise_core::{BoxError, Rotator, SecretPayload, SecretString, Versions};
+use rotwise_core::{ErrorKind, Rotator, RotatorError, SecretPayload, Versions};
 
 /// When an armed fault fires relative to the call's effect.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -122,10 +142,13 @@ fn injected(call: &str, when: When) -> String {
     format!("injected fault: {call} failed {when}")
 }
 
-/// A [`SecretStore`] wrapper that records calls and fails the armed ones.
+/// A [`StoreLayer`] that records every call of its inner store and fails the armed ones;
+/// [`Layered`](rotwise_core::store::Layered)`(FaultyStore::new(inner, plan))` is the
+/// [`SecretStore`].
 ///
 /// Injected store failures are `StoreErrorKind::Transport` errors, like a lost
-/// connection.
+/// connection (a rotator that returns one with `?` reports
+/// `ErrorKind::Store(StoreErrorKind::Transport)`).
 pub struct FaultyStore {
     inner: Arc<dyn SecretStore>,
     plan: FaultPlan,
@@ -137,92 +160,44 @@ impl FaultyStore {
         FaultyStore { inner, plan }
     }
 
-    async fn call<T, F>(&self, op: &'static str, f: F) -> Result<T, StoreError>
-    where
-        F: std::future::Future<Output = Result<T, StoreError>>,
-    {
-        match self.plan.on_call(op) {
-            None => f.await,
-            Some(When::Before) => Err(StoreError::new(
-                StoreErrorKind::Transport,
-                op,
-                injected(op, When::Before),
-            )),
-            Some(When::After) => {
-                let _ = f.await;
-                Err(StoreError::new(
-                    StoreErrorKind::Transport,
-                    op,
-                    injected(op, When::After),
-                ))
-            }
-        }
+    /// The plan this store records into and takes its faults from.
+    pub fn plan(&self) -> &FaultPlan {
+        &self.plan
     }
 }
 
-#[async_trait]
-impl SecretStore for FaultyStore {
-    async fn describe_secret(&self, secret_id: &str) -> Result<SecretDescription, StoreError> {
-        self.call("DescribeSecret", self.inner.describe_secret(secret_id))
-            .await
-    }
-
-    async fn get_secret_value(
-        &self,
-        secret_id: &str,
-        version_id: Option<&str>,
-        stage: Option<&str>,
-    ) -> Result<SecretVersion, StoreError> {
-        self.call(
-            "GetSecretValue",
-            self.inner.get_secret_value(secret_id, version_id, stage),
-        )
-        .await
-    }
-
-    async fn put_secret_value(&self, input: PutSecretValue) -> Result<PutOutput, StoreError> {
-        self.call("PutSecretValue", self.inner.put_secret_value(input))
-            .await
-    }
-
-    async fn update_secret_version_stage(
-        &self,
-        input: UpdateVersionStage,
-    ) -> Result<(), StoreError> {
-        self.call(
-            "UpdateSecretVersionStage",
-            self.inner.update_secret_version_stage(input),
-        )
-        .await
-    }
-
-    async fn get_random_password(
-        &self,
-        policy: &PasswordPolicy,
-    ) -> Result<SecretString, StoreError> {
-        self.call("GetRandomPassword", self.inner.get_random_password(policy))
-            .await
-    }
-
-    async fn create_secret(&self, input: CreateSecret) -> Result<PutOutput, StoreError> {
-        self.call("CreateSecret", self.inner.create_secret(input))
-            .await
-    }
-
-    async fn list_secret_version_ids(
-        &self,
-        secret_id: &str,
-    ) -> Result<Vec<VersionSummary>, StoreError> {
-        self.call(
-            "ListSecretVersionIds",
-            self.inner.list_secret_version_ids(secret_id),
-        )
-        .await
+impl StoreLayer for FaultyStore {
+    fn around<'a, T: Send + 'a>(
+        &'a self,
+        op: Operation,
+        call: StoreCall<'a, T>,
+    ) -> StoreFuture<'a, T> {
+        Box::pin(async move {
+            let name = op.as_str();
+            let fail = |when| {
+                Err(StoreError::new(
+                    StoreErrorKind::Transport,
+                    name,
+                    injected(name, when),
+                ))
+            };
+            match self.plan.on_call(name) {
+                None => call(self.inner.clone()).await,
+                Some(When::Before) => fail(When::Before),
+                Some(When::After) => {
+                    let _ = call(self.inner.clone()).await;
+                    fail(When::After)
+                }
+            }
+        })
     }
 }
 
 /// A [`Rotator`] wrapper that records calls (`next_value`, `set`, `test`,
 /// `after_finish`) and fails the armed ones.
+///
+/// An injected rotator failure is an [`ErrorKind::Internal`] [`RotatorError`] (a failure
+/// that reaches the rotator from a [`FaultyStore`] keeps its store kind).
 pub struct FaultyRotator {
     inner: Arc<dyn Rotator>,
     plan: FaultPlan,
@@ -234,16 +209,17 @@ impl FaultyRotator {
         FaultyRotator { inner, plan }
     }
 
-    async fn call<T, F>(&self, name: &'static str, f: F) -> Result<T, BoxError>
+    async fn call<T, F>(&self, name: &'static str, f: F) -> Result<T, RotatorError>
     where
-        F: std::future::Future<Output = Result<T, BoxError>>,
+        F: std::future::Future<Output = Result<T, RotatorError>>,
     {
+        let fail = |when| Err(RotatorError::new(ErrorKind::Internal, injected(name, when)));
         match self.plan.on_call(name) {
             None => f.await,
-            Some(When::Before) => Err(injected(name, When::Before).into()),
+            Some(When::Before) => fail(When::Before),
             Some(When::After) => {
                 let _ = f.await;
-                Err(injected(name, When::After).into())
+                fail(When::After)
             }
         }
     }
@@ -255,20 +231,20 @@ impl Rotator for FaultyRotator {
         self.inner.name()
     }
 
-    async fn next_value(&self, versions: &Versions<'_>) -> Result<SecretPayload, BoxError> {
+    async fn next_value(&self, versions: &Versions<'_>) -> Result<SecretPayload, RotatorError> {
         self.call("next_value", self.inner.next_value(versions))
             .await
     }
 
-    async fn set(&self, versions: &Versions<'_>) -> Result<(), BoxError> {
+    async fn set(&self, versions: &Versions<'_>) -> Result<(), RotatorError> {
         self.call("set", self.inner.set(versions)).await
     }
 
-    async fn test(&self, versions: &Versions<'_>) -> Result<(), BoxError> {
+    async fn test(&self, versions: &Versions<'_>) -> Result<(), RotatorError> {
         self.call("test", self.inner.test(versions)).await
     }
 
-    async fn after_finish(&self, versions: &Versions<'_>) -> Result<(), BoxError> {
+    async fn after_finish(&self, versions: &Versions<'_>) -> Result<(), RotatorError> {
         self.call("after_finish", self.inner.after_finish(versions))
             .await
     }

@@ -3,8 +3,9 @@
 //! # From zero to a passing conformance test
 //!
 //! 1. Implement [`Rotator`](rotwise_core::Rotator) for your system (see the trait's docs).
-//! 2. Implement [`Target`] — "does this secret value work on the target?" — with a fresh
-//!    login or request, never with state cached by the rotator.
+//! 2. Implement [`LoginProbe`](rotwise_core::LoginProbe) — "does this secret value work on
+//!    the target?" — with a fresh login or request, never with state cached by the rotator.
+//!    (An engine's rotator usually implements it already.)
 //! 3. Add one test that gives both to [`Conformance`], with a secret value that works
 //!    on the target now, and the [`Strategy`] your rotator implements:
 //!
@@ -22,7 +23,7 @@
 //!     rotator,
 //!     Arc::new(target),
 //!     r#"{"username": "app", "password": "initial-password"}"#,
-//!     Strategy::SingleUser,
+//!     Strategy::Single,
 //! )
 //! .run()
 //! .await
@@ -37,14 +38,14 @@
 //!    ``conformance scenario `every step run twice` broke the invariant "a step run twice
 //!    equals the step run once (idempotent)": setSecret failed when run again: ...``.
 //!
-//! Against a real system (a database), the target and the rotator talk to that system;
+//! Against a real system (a database), the probe and the rotator talk to that system;
 //! the suite rotates the same secret dozens of times, so use a throwaway user.
 //!
 //! # What else is here
 //! - [`LocalService`]: what the service does on `RotateSecret` (begin, the four steps in
 //!   order through a [`StepHandler`], stop at the first failure, retry).
-//! - [`faults`]: store and rotator wrappers that fail any call before or after it takes
-//!   effect, and count calls.
+//! - [`faults`]: a store layer and a rotator wrapper that fail any call before or after
+//!   it takes effect, and count calls.
 //! - [`contract`]: the store contract suite, run against every [`SecretStore`](rotwise_core::SecretStore).
 //! - [`endpoint`]: a local Secrets Manager endpoint (the service's JSON protocol over
 //!   HTTP) serving a [`MemoryStore`](rotwise_core::store::MemoryStore), for binaries that
@@ -57,7 +58,7 @@ pub mod faults;
 pub mod service;
 pub mod toy;
 
-pub use conformance::{
-    Conformance, ConformanceFailure, ConformanceReport, Invariant, Recorded, Strategy, Target,
-};
+pub use conformance::{Conformance, ConformanceFailure, ConformanceReport, Invariant, Recorded};
+/// The strategy a rotator implements (re-exported from `rotwise-core`, for the suite).
+pub use rotwise_core::Strategy;
 pub use service::{LocalService, RotationFailed, RotationRun, StepHandler};

@@ -8,9 +8,9 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
-use rotwise_core::{BoxError, ExposeSecret, Rotator, SecretPayload, Versions};
-
-use crate::conformance::Target;
+use rotwise_core::{
+    ErrorKind, ExposeSecret, LoginProbe, ResultExt, Rotator, RotatorError, SecretPayload, Versions,
+};
 
 /// A service that checks passwords: `user -> password`.
 #[derive(Clone, Default)]
@@ -28,14 +28,19 @@ pub struct ToyCredential {
 }
 
 impl ToyCredential {
-    /// Parse a secret value.
-    pub fn parse(value: &SecretPayload) -> Result<Self, BoxError> {
-        let text = value
-            .as_string()
-            .ok_or("the toy secret must be a string, not binary")?;
-        serde_json::from_str(text.expose_secret()).map_err(|e| {
-            format!("the toy secret is not {{\"username\", \"password\"}} JSON: {e}").into()
-        })
+    /// Parse a secret value. A value that is not the toy's JSON is an
+    /// [`ErrorKind::InvalidSecret`].
+    pub fn parse(value: &SecretPayload) -> Result<Self, RotatorError> {
+        let text = value.as_string().ok_or_else(|| {
+            RotatorError::new(
+                ErrorKind::InvalidSecret,
+                "the toy secret must be a string, not binary",
+            )
+        })?;
+        serde_json::from_str(text.expose_secret()).kind(
+            ErrorKind::InvalidSecret,
+            "the toy secret is not {\"username\", \"password\"} JSON",
+        )
     }
 }
 
@@ -66,8 +71,8 @@ impl ToyTarget {
 }
 
 #[async_trait]
-impl Target for ToyTarget {
-    async fn accepts(&self, value: &SecretPayload) -> Result<bool, BoxError> {
+impl LoginProbe for ToyTarget {
+    async fn accepts(&self, value: &SecretPayload) -> Result<bool, RotatorError> {
         let c = ToyCredential::parse(value)?;
         Ok(self.login(&c.username, &c.password))
     }
@@ -91,7 +96,7 @@ impl Rotator for ToyRotator {
         "toy-single"
     }
 
-    async fn next_value(&self, versions: &Versions<'_>) -> Result<SecretPayload, BoxError> {
+    async fn next_value(&self, versions: &Versions<'_>) -> Result<SecretPayload, RotatorError> {
         let current = ToyCredential::parse(&versions.current().await?.payload)?;
         let next = ToyCredential {
             username: current.username,
@@ -100,11 +105,14 @@ impl Rotator for ToyRotator {
         Ok(serde_json::to_string(&next)?.into())
     }
 
-    async fn set(&self, versions: &Versions<'_>) -> Result<(), BoxError> {
+    async fn set(&self, versions: &Versions<'_>) -> Result<(), RotatorError> {
         let current = ToyCredential::parse(&versions.current().await?.payload)?;
         let pending = ToyCredential::parse(&versions.pending().await?.payload)?;
         if pending.username != current.username {
-            return Err("the pending user differs from the current user".into());
+            return Err(RotatorError::new(
+                ErrorKind::InvalidSecret,
+                "the pending user differs from the current user",
+            ));
         }
         // Current first (the normal path), then pending (a retry after the change).
         if self.target.login(&current.username, &current.password) {
@@ -115,15 +123,21 @@ impl Rotator for ToyRotator {
         if self.target.login(&pending.username, &pending.password) {
             return Ok(());
         }
-        Err("neither the current nor the pending password logs in".into())
+        Err(RotatorError::new(
+            ErrorKind::LoginRefused,
+            "neither the current nor the pending password logs in",
+        ))
     }
 
-    async fn test(&self, versions: &Versions<'_>) -> Result<(), BoxError> {
+    async fn test(&self, versions: &Versions<'_>) -> Result<(), RotatorError> {
         let pending = ToyCredential::parse(&versions.pending().await?.payload)?;
         if self.target.login(&pending.username, &pending.password) {
             Ok(())
         } else {
-            Err("the pending password does not log in".into())
+            Err(RotatorError::new(
+                ErrorKind::LoginRefused,
+                "the pending password does not log in",
+            ))
         }
     }
 }

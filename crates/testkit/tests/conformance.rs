@@ -7,8 +7,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use async_trait::async_trait;
 use rotwise_core::store::{AWSPENDING, PutSecretValue, SecretStore};
 use rotwise_core::{
-    BoxError, Driver, ExposeSecret, PasswordSource, RotationEvent, Rotator, SecretPayload, Step,
-    Versions,
+    Driver, ErrorKind, ExposeSecret, PasswordSource, RotationEvent, Rotator, RotatorError,
+    SecretPayload, Step, Versions,
 };
 use rotwise_testkit::toy::{ToyCredential, ToyRotator, ToyTarget};
 use rotwise_testkit::{Conformance, Invariant, StepHandler, Strategy};
@@ -16,12 +16,7 @@ use rotwise_testkit::{Conformance, Invariant, StepHandler, Strategy};
 const INITIAL: &str = r#"{"username": "app", "password": "initial-password"}"#;
 
 fn suite(rotator: Arc<dyn Rotator>, target: &ToyTarget) -> Conformance {
-    Conformance::new(
-        rotator,
-        Arc::new(target.clone()),
-        INITIAL,
-        Strategy::SingleUser,
-    )
+    Conformance::new(rotator, Arc::new(target.clone()), INITIAL, Strategy::Single)
 }
 
 #[tokio::test]
@@ -64,20 +59,23 @@ impl Rotator for NonIdempotentSet {
     fn name(&self) -> &str {
         "broken-set"
     }
-    async fn next_value(&self, v: &Versions<'_>) -> Result<SecretPayload, BoxError> {
+    async fn next_value(&self, v: &Versions<'_>) -> Result<SecretPayload, RotatorError> {
         self.0.next_value(v).await
     }
-    async fn set(&self, v: &Versions<'_>) -> Result<(), BoxError> {
+    async fn set(&self, v: &Versions<'_>) -> Result<(), RotatorError> {
         let current = ToyCredential::parse(&v.current().await?.payload)?;
         let pending = ToyCredential::parse(&v.pending().await?.payload)?;
         // Only the current password is tried: a retry after the change fails.
         if !self.1.login(&current.username, &current.password) {
-            return Err("cannot log in with the current password".into());
+            return Err(RotatorError::new(
+                ErrorKind::LoginRefused,
+                "cannot log in with the current password",
+            ));
         }
         self.1.set_password(&pending.username, &pending.password);
         Ok(())
     }
-    async fn test(&self, v: &Versions<'_>) -> Result<(), BoxError> {
+    async fn test(&self, v: &Versions<'_>) -> Result<(), RotatorError> {
         self.0.test(v).await
     }
 }
@@ -100,13 +98,13 @@ impl Rotator for TestThatDoesNotTest {
     fn name(&self) -> &str {
         "broken-test"
     }
-    async fn next_value(&self, v: &Versions<'_>) -> Result<SecretPayload, BoxError> {
+    async fn next_value(&self, v: &Versions<'_>) -> Result<SecretPayload, RotatorError> {
         self.0.next_value(v).await
     }
-    async fn set(&self, v: &Versions<'_>) -> Result<(), BoxError> {
+    async fn set(&self, v: &Versions<'_>) -> Result<(), RotatorError> {
         self.0.set(v).await
     }
-    async fn test(&self, v: &Versions<'_>) -> Result<(), BoxError> {
+    async fn test(&self, v: &Versions<'_>) -> Result<(), RotatorError> {
         v.pending().await?;
         Ok(())
     }
@@ -193,7 +191,7 @@ impl Rotator for SetsTooEarly {
     fn name(&self) -> &str {
         "sets-too-early"
     }
-    async fn next_value(&self, v: &Versions<'_>) -> Result<SecretPayload, BoxError> {
+    async fn next_value(&self, v: &Versions<'_>) -> Result<SecretPayload, RotatorError> {
         let value = self.0.next_value(v).await?;
         let c = ToyCredential::parse(&value)?;
         // Fails after the target changed: the value is never stored.
@@ -203,10 +201,10 @@ impl Rotator for SetsTooEarly {
         }
         Ok(value)
     }
-    async fn set(&self, v: &Versions<'_>) -> Result<(), BoxError> {
+    async fn set(&self, v: &Versions<'_>) -> Result<(), RotatorError> {
         self.0.set(v).await
     }
-    async fn test(&self, v: &Versions<'_>) -> Result<(), BoxError> {
+    async fn test(&self, v: &Versions<'_>) -> Result<(), RotatorError> {
         self.0.test(v).await
     }
 }
@@ -239,4 +237,54 @@ fn steps_are_in_service_order() {
         ["createSecret", "setSecret", "testSecret", "finishSecret"]
     );
     let _ = ExposeSecret::expose_secret(&rotwise_core::SecretString::from("x"));
+}
+
+/// An injected rotator fault is `Internal`; an injected store fault keeps its store kind
+/// (`Transport`), also when it reaches the driver through the rotator.
+#[tokio::test]
+async fn injected_faults_have_neutral_kinds() {
+    use rotwise_core::store::{Layered, MemoryStore, StoreErrorKind};
+    use rotwise_testkit::faults::{Fault, FaultPlan, FaultyRotator, FaultyStore, When};
+
+    let memory = Arc::new(MemoryStore::new());
+    let arn = memory.insert_secret("faults", INITIAL).unwrap();
+    let target = ToyTarget::with_user("app", "initial-password");
+    let plan = FaultPlan::default();
+    let driver = Driver::new(
+        Arc::new(Layered(FaultyStore::new(memory.clone(), plan.clone()))),
+        Arc::new(FaultyRotator::new(
+            Arc::new(ToyRotator::new(target)),
+            plan.clone(),
+        )),
+    );
+    let token = memory.begin_rotation(&arn).unwrap();
+    let event = |step| RotationEvent::new(step, &arn, &token);
+
+    plan.arm(Fault {
+        call: "next_value".into(),
+        nth: 0,
+        when: When::After,
+    });
+    let err = driver.handle(&event(Step::CreateSecret)).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Internal, "{err}");
+    assert!(
+        err.to_string()
+            .contains("injected fault: next_value failed after it takes effect"),
+        "{err}"
+    );
+    driver.handle(&event(Step::CreateSecret)).await.unwrap();
+
+    // setSecret's reads are the rotator's (through Versions): the store's kind survives.
+    plan.arm(Fault {
+        call: "GetSecretValue".into(),
+        nth: 0,
+        when: When::Before,
+    });
+    let err = driver.handle(&event(Step::SetSecret)).await.unwrap_err();
+    assert_eq!(
+        err.kind(),
+        ErrorKind::Store(StoreErrorKind::Transport),
+        "{err}"
+    );
+    assert_eq!(plan.fired().len(), 2);
 }

@@ -15,7 +15,7 @@ use rotwise_core::store::{
     AWSCURRENT, AWSPENDING, AWSPREVIOUS, AwsStore, MemoryStore, SecretStore,
 };
 use rotwise_core::{
-    BoxError, Driver, RotationEvent, Rotator, SecretPayload, Step, StepOutcome, Versions,
+    Driver, RotationEvent, Rotator, RotatorError, SecretPayload, Step, StepOutcome, Versions,
 };
 use rotwise_testkit::contract::{StoreFlavor, run_store_contract};
 use rotwise_testkit::endpoint::LocalEndpoint;
@@ -1043,13 +1043,13 @@ impl Rotator for RandomToken {
     fn name(&self) -> &str {
         "random-token"
     }
-    async fn next_value(&self, versions: &Versions<'_>) -> Result<SecretPayload, BoxError> {
+    async fn next_value(&self, versions: &Versions<'_>) -> Result<SecretPayload, RotatorError> {
         Ok(versions.new_password().await?.into())
     }
-    async fn set(&self, _versions: &Versions<'_>) -> Result<(), BoxError> {
+    async fn set(&self, _versions: &Versions<'_>) -> Result<(), RotatorError> {
         Ok(())
     }
-    async fn test(&self, versions: &Versions<'_>) -> Result<(), BoxError> {
+    async fn test(&self, versions: &Versions<'_>) -> Result<(), RotatorError> {
         versions.pending().await?;
         Ok(())
     }

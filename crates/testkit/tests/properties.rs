@@ -6,11 +6,11 @@
 use std::sync::Arc;
 
 use proptest::prelude::*;
-use rotwise_core::store::{AWSCURRENT, AWSPENDING, AWSPREVIOUS, MemoryStore, SecretStore};
-use rotwise_core::{Driver, Rotator, Step};
+use rotwise_core::store::{AWSCURRENT, AWSPENDING, AWSPREVIOUS, Layered, MemoryStore, SecretStore};
+use rotwise_core::{Driver, LoginProbe, Rotator, Step};
 use rotwise_testkit::faults::{Fault, FaultPlan, FaultyRotator, FaultyStore, When};
 use rotwise_testkit::toy::{ToyRotator, ToyTarget};
-use rotwise_testkit::{LocalService, StepHandler, Target};
+use rotwise_testkit::{LocalService, StepHandler};
 
 const CALLS: [&str; 7] = [
     "DescribeSecret",
@@ -66,7 +66,8 @@ impl World {
             Arc::new(ToyRotator::new(target.clone())),
             plan.clone(),
         ));
-        let faulty: Arc<dyn SecretStore> = Arc::new(FaultyStore::new(store.clone(), plan.clone()));
+        let faulty: Arc<dyn SecretStore> =
+            Arc::new(Layered(FaultyStore::new(store.clone(), plan.clone())));
         World {
             service: LocalService::new(store.clone()),
             handler: Driver::new(faulty, rotator),

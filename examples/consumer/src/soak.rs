@@ -32,7 +32,7 @@ pub struct SoakParams {
     pub refresh_interval: Duration,
     /// The pool's connection lifetime.
     pub connection_lifetime: Duration,
-    /// Pause after each rotation (DESIGN 3.2: alternating needs at least twice the refresh
+    /// Pause after each rotation (ARCHITECTURE.md, "Strategies keep their promises": alternating needs at least twice the refresh
     /// interval, or a rotation resets the password of a user the consumer still holds).
     pub pacing: Duration,
     /// Everything must finish within this.

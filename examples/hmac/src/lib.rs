@@ -36,9 +36,16 @@
 //! `previous`; it should refresh the secret when a token fails (a signer may have moved
 //! to the new key first).
 //!
-//! As a conformance [`Strategy`](rotwise_testkit::Strategy) this is **alternating**: the
-//! AWSCURRENT value works at every moment, and AWSPREVIOUS (whose `current` is the new
-//! `previous`) keeps working until the next rotation.
+//! As a [`Strategy`](rotwise_core::Strategy) (what the test kit's conformance suite checks)
+//! this is **alternating**: the AWSCURRENT value works at every moment, and AWSPREVIOUS
+//! (whose `current` is the new `previous`) keeps working until the next rotation.
+//!
+//! # Errors
+//!
+//! A malformed secret (not JSON, no `current`, bad base64, a short key) is
+//! [`ErrorKind::InvalidSecret`]; verifiers that refuse the pending key in testSecret are
+//! [`ErrorKind::LoginRefused`]; a failed store call keeps the store's kind. No error
+//! holds a key.
 
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
@@ -48,8 +55,9 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
 use hmac::{Hmac, KeyInit, Mac};
 use rand::TryRngCore;
-use rotwise_core::{BoxError, ExposeSecret, Rotator, SecretPayload, Versions};
-use rotwise_testkit::Target;
+use rotwise_core::{
+    ErrorKind, ExposeSecret, LoginProbe, ResultExt, Rotator, RotatorError, SecretPayload, Versions,
+};
 use serde_json::{Map, Value};
 use sha2::Sha256;
 
@@ -69,25 +77,25 @@ impl std::fmt::Debug for Key {
 }
 
 impl Key {
-    /// A new key from the OS CSPRNG.
-    pub fn generate() -> Result<Key, BoxError> {
+    /// A new key from the OS CSPRNG (an [`ErrorKind::Internal`] error if it fails).
+    pub fn generate() -> Result<Key, RotatorError> {
         let mut bytes = vec![0u8; KEY_LEN];
         rand::rngs::OsRng
             .try_fill_bytes(&mut bytes)
-            .map_err(|e| format!("the OS random generator failed: {e}"))?;
+            .kind(ErrorKind::Internal, "the OS random generator failed")?;
         Ok(Key(bytes))
     }
 
-    fn decode(field: &str, text: &str) -> Result<Key, BoxError> {
+    fn decode(field: &str, text: &str) -> Result<Key, RotatorError> {
+        // The decoder's error is not kept: it could quote a piece of the key.
         let bytes = B64
             .decode(text)
-            .map_err(|_| format!("the secret's `{field}` is not standard base64"))?;
+            .map_err(|_| invalid(format!("the secret's `{field}` is not standard base64")))?;
         if bytes.len() < KEY_LEN {
-            return Err(format!(
+            return Err(invalid(format!(
                 "the secret's `{field}` key has {} bytes; HMAC-SHA-256 keys need at least {KEY_LEN}",
                 bytes.len()
-            )
-            .into());
+            )));
         }
         Ok(Key(bytes))
     }
@@ -115,6 +123,11 @@ impl Key {
     }
 }
 
+/// An [`ErrorKind::InvalidSecret`] error: the secret value is not a usable signing secret.
+fn invalid(message: impl Into<String>) -> RotatorError {
+    RotatorError::new(ErrorKind::InvalidSecret, message)
+}
+
 /// The parsed secret: `current`, optional `previous`, and any other keys (kept as is).
 pub struct SigningSecret {
     /// The key signers use.
@@ -125,25 +138,24 @@ pub struct SigningSecret {
 }
 
 impl SigningSecret {
-    /// Parse a secret value.
-    pub fn parse(payload: &SecretPayload) -> Result<SigningSecret, BoxError> {
-        let text = payload
-            .as_string()
-            .ok_or("the signing-key secret must be a SecretString, not SecretBinary")?;
+    /// Parse a secret value; anything malformed is an [`ErrorKind::InvalidSecret`] error.
+    pub fn parse(payload: &SecretPayload) -> Result<SigningSecret, RotatorError> {
+        let text = payload.as_string().ok_or_else(|| {
+            invalid("the signing-key secret must be a SecretString, not SecretBinary")
+        })?;
         let Ok(Value::Object(mut map)) = serde_json::from_str(text.expose_secret()) else {
-            return Err(
-                "the signing-key secret is not a JSON object like {\"current\": \"<base64>\"}"
-                    .into(),
-            );
+            return Err(invalid(
+                "the signing-key secret is not a JSON object like {\"current\": \"<base64>\"}",
+            ));
         };
         let current = match map.remove("current") {
             Some(Value::String(s)) => Key::decode("current", &s)?,
-            _ => return Err("the signing-key secret has no string `current`".into()),
+            _ => return Err(invalid("the signing-key secret has no string `current`")),
         };
         let previous = match map.remove("previous") {
             None | Some(Value::Null) => None,
             Some(Value::String(s)) => Some(Key::decode("previous", &s)?),
-            Some(_) => return Err("the secret's `previous` must be a base64 string".into()),
+            Some(_) => return Err(invalid("the secret's `previous` must be a base64 string")),
         };
         Ok(SigningSecret {
             current,
@@ -250,7 +262,7 @@ impl Rotator for HmacRotator {
         "hmac-signing-key"
     }
 
-    async fn next_value(&self, versions: &Versions<'_>) -> Result<SecretPayload, BoxError> {
+    async fn next_value(&self, versions: &Versions<'_>) -> Result<SecretPayload, RotatorError> {
         let current = SigningSecret::parse(&versions.current().await?.payload)?;
         // current -> previous; the old previous is dropped from the secret here.
         let next = SigningSecret {
@@ -261,7 +273,7 @@ impl Rotator for HmacRotator {
         Ok(next.to_payload())
     }
 
-    async fn set(&self, versions: &Versions<'_>) -> Result<(), BoxError> {
+    async fn set(&self, versions: &Versions<'_>) -> Result<(), RotatorError> {
         let current = SigningSecret::parse(&versions.current().await?.payload)?;
         let pending = SigningSecret::parse(&versions.pending().await?.payload)?;
         self.ring.add(&pending.current);
@@ -272,7 +284,7 @@ impl Rotator for HmacRotator {
         Ok(())
     }
 
-    async fn test(&self, versions: &Versions<'_>) -> Result<(), BoxError> {
+    async fn test(&self, versions: &Versions<'_>) -> Result<(), RotatorError> {
         let pending = SigningSecret::parse(&versions.pending().await?.payload)?;
         if self
             .ring
@@ -280,11 +292,14 @@ impl Rotator for HmacRotator {
         {
             Ok(())
         } else {
-            Err("testSecret: the verifiers do not accept the pending key".into())
+            Err(RotatorError::new(
+                ErrorKind::LoginRefused,
+                "testSecret: the verifiers do not accept the pending key",
+            ))
         }
     }
 
-    async fn after_finish(&self, versions: &Versions<'_>) -> Result<(), BoxError> {
+    async fn after_finish(&self, versions: &Versions<'_>) -> Result<(), RotatorError> {
         // The token's version is AWSCURRENT now (it keeps AWSPENDING until the service
         // ends the rotation): keep its current and previous, revoke the rest.
         let new = SigningSecret::parse(&versions.pending().await?.payload)?;
@@ -293,11 +308,11 @@ impl Rotator for HmacRotator {
     }
 }
 
-/// For the conformance suite: a value "works" when a token signed with its `current`
-/// key verifies.
+/// "Does this value work?" (the conformance suite's check): a value works when a token
+/// freshly signed with its `current` key verifies.
 #[async_trait]
-impl Target for KeyRing {
-    async fn accepts(&self, value: &SecretPayload) -> Result<bool, BoxError> {
+impl LoginProbe for KeyRing {
+    async fn accepts(&self, value: &SecretPayload) -> Result<bool, RotatorError> {
         let secret = SigningSecret::parse(value)?;
         Ok(self.verify(&secret.current.sign("conformance")))
     }

@@ -3,7 +3,9 @@
 use std::sync::Arc;
 
 use rotwise_core::store::{AWSCURRENT, MemoryStore, SecretStore};
-use rotwise_core::{Driver, ExposeSecret, SecretPayload, Step};
+use rotwise_core::{
+    Driver, ErrorKind, ExposeSecret, LoginProbe, RotationEvent, SecretPayload, Step,
+};
 use rotwise_example_hmac::{HmacRotator, Key, KeyRing, SigningSecret};
 use rotwise_testkit::{Conformance, LocalService, Strategy};
 use serde_json::{Value, json};
@@ -32,12 +34,12 @@ async fn conformance(strategy: Strategy) {
 async fn conformance_alternating() {
     // Overlap = the alternating promises: AWSCURRENT always verifies, AWSPREVIOUS until
     // the next rotation.
-    conformance(Strategy::AlternatingUsers).await;
+    conformance(Strategy::Alternating).await;
 }
 
 #[tokio::test]
 async fn conformance_single_user() {
-    conformance(Strategy::SingleUser).await;
+    conformance(Strategy::Single).await;
 }
 
 struct Fixture {
@@ -182,5 +184,34 @@ async fn malformed_secrets_fail_create_secret_with_a_clear_message_and_no_value(
         assert_eq!(err.step, Some(Step::CreateSecret), "{err}");
         assert!(err.message.contains(expect), "{value}: {err}");
         assert!(!err.message.contains(short), "{err}");
+        // The kind the Lambda reports (the service's retry of the same step), and the
+        // probe's answer for such a value.
+        let token = err.token.expect("the rotation began");
+        let err = f
+            .driver
+            .handle(&RotationEvent::new(Step::CreateSecret, &f.arn, &token))
+            .await
+            .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::InvalidSecret, "{value}: {err}");
+        let probe = f.ring.accepts(&value.clone().into()).await.unwrap_err();
+        assert_eq!(probe.kind(), ErrorKind::InvalidSecret, "{value}: {probe}");
     }
+}
+
+#[tokio::test]
+async fn test_secret_refused_by_the_verifiers_is_login_refused() {
+    let (initial, ring) = fresh();
+    let f = Fixture::new(initial.to_payload(), ring);
+    let token = f.store.begin_rotation(&f.arn).unwrap();
+    f.driver
+        .handle(&RotationEvent::new(Step::CreateSecret, &f.arn, &token))
+        .await
+        .unwrap();
+    let err = f
+        .driver
+        .handle(&RotationEvent::new(Step::TestSecret, &f.arn, &token))
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::LoginRefused, "{err}");
+    assert_eq!(err.error_type(), "LoginRefused");
 }

@@ -1,5 +1,6 @@
-//! Rotate a Redis ACL user's password (Redis 6+ / ElastiCache RBAC users), single-user or
-//! alternating-users, with `ACL SETUSER` on an admin connection.
+//! Rotate a Redis ACL user's password (Redis 6+; tested on Redis 7), single-user or
+//! alternating-users, with `ACL SETUSER` on an admin connection. Not for ElastiCache as it
+//! is: ElastiCache's RBAC users need TLS, which this example does not speak.
 //!
 //! # Secret format
 //!
@@ -33,16 +34,40 @@
 //!   until the next rotation's setSecret. Not copied: `nopass` (a clone always has a
 //!   password); key/channel patterns containing spaces are not supported.
 //!
+//! The strategy is [`rotwise_core::Strategy`]: [`Strategy::Single`] or
+//! [`Strategy::Alternating`].
+//!
+//! # Errors
+//!
+//! Every failure is a [`RotatorError`] whose [`ErrorKind`] is the Lambda's `errorType`:
+//!
+//! | failure | kind |
+//! |---|---|
+//! | connection refused, timed out or lost | [`ErrorKind::Unreachable`] |
+//! | `AUTH` refused (the admin user, or the pending password in testSecret) | [`ErrorKind::LoginRefused`] |
+//! | `NOPERM` on `ACL` (the admin user may not run it) | [`ErrorKind::Permission`] |
+//! | a secret that is not the JSON above, or names another server or user | [`ErrorKind::InvalidSecret`] |
+//! | the ACL user does not exist (setSecret will not create it) | [`ErrorKind::Conflict`] |
+//! | any other Redis error reply, or a malformed reply | [`ErrorKind::Target`] |
+//! | a Secrets Manager call | the store's kind |
+//!
 //! No password reaches an error or a log: Redis errors are redacted before they are
 //! returned.
+//!
+//! [`RedisRotator`] is also the [`LoginProbe`] ("does this value log in?", with a fresh
+//! connection and `AUTH`) that the test kit's conformance suite checks its invariants
+//! with.
 
 pub mod resp;
 
+use std::io;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use rotwise_core::{BoxError, ExposeSecret, Rotator, SecretPayload, SecretString, Versions};
-use rotwise_testkit::Target;
+use rotwise_core::{
+    ErrorKind, ExposeSecret, LoginProbe, Rotator, RotatorError, SecretPayload, SecretString,
+    Strategy, Versions,
+};
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
@@ -54,15 +79,6 @@ pub const CLONE_SUFFIX: &str = "_clone";
 /// The default Redis port.
 pub const DEFAULT_PORT: u16 = 6379;
 
-/// Single user or alternating users.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum RedisStrategy {
-    /// One user; old and new password overlap from setSecret to finishSecret.
-    SingleUser,
-    /// `user` and `user_clone` take turns.
-    AlternatingUsers,
-}
-
 /// Who runs `ACL SETUSER` / `ACL GETUSER`. In a deployment these come from a master
 /// secret; `None` username/password = the `default` user without AUTH.
 #[derive(Clone, Default)]
@@ -71,6 +87,45 @@ pub struct AdminLogin {
     pub username: Option<String>,
     /// Its password.
     pub password: Option<SecretString>,
+}
+
+/// An [`ErrorKind::InvalidSecret`] error: the secret value is not a usable Redis secret.
+fn invalid(message: impl Into<String>) -> RotatorError {
+    RotatorError::new(ErrorKind::InvalidSecret, message)
+}
+
+/// A connection's I/O failure: [`ErrorKind::Unreachable`] (refused, timed out, reset), or
+/// [`ErrorKind::Target`] for a reply that is not RESP.
+fn io_error(context: String, e: io::Error) -> RotatorError {
+    let kind = if e.kind() == io::ErrorKind::InvalidData {
+        ErrorKind::Target
+    } else {
+        ErrorKind::Unreachable
+    };
+    RotatorError::with_source(kind, context, e)
+}
+
+/// A fresh connection to `host:port`.
+async fn connect(host: &str, port: u16, timeout: Duration) -> Result<Conn, RotatorError> {
+    Conn::connect(host, port, timeout)
+        .await
+        .map_err(|e| io_error(format!("cannot connect to Redis at {host}:{port}"), e))
+}
+
+/// Send one command; `what` names it in the error (never an argument: it may be a password).
+async fn call(conn: &mut Conn, args: &[&[u8]], what: &str) -> Result<Reply, RotatorError> {
+    conn.call(args)
+        .await
+        .map_err(|e| io_error(format!("{what}: the Redis connection failed"), e))
+}
+
+/// The kind of a Redis error reply to an `ACL` command.
+fn acl_error_kind(error: &str) -> ErrorKind {
+    if error.starts_with("NOPERM") {
+        ErrorKind::Permission
+    } else {
+        ErrorKind::Target
+    }
 }
 
 /// The rotated secret.
@@ -88,31 +143,38 @@ pub struct RedisSecret {
 }
 
 impl RedisSecret {
-    /// Parse a secret value.
-    pub fn parse(payload: &SecretPayload) -> Result<RedisSecret, BoxError> {
+    /// Parse a secret value; anything malformed is an [`ErrorKind::InvalidSecret`] error.
+    pub fn parse(payload: &SecretPayload) -> Result<RedisSecret, RotatorError> {
         let text = payload
             .as_string()
-            .ok_or("the Redis secret must be a SecretString, not SecretBinary")?;
+            .ok_or_else(|| invalid("the Redis secret must be a SecretString, not SecretBinary"))?;
         let Ok(Value::Object(mut map)) = serde_json::from_str(text.expose_secret()) else {
-            return Err("the Redis secret is not a JSON object like {\"host\", \"port\", \"username\", \"password\"}".into());
+            return Err(invalid(
+                "the Redis secret is not a JSON object like {\"host\", \"port\", \"username\", \"password\"}",
+            ));
         };
         let mut string = |key: &str| match map.remove(key) {
             Some(Value::String(s)) if !s.is_empty() => Ok(s),
-            _ => Err(format!("the Redis secret has no non-empty string `{key}`")),
+            _ => Err(invalid(format!(
+                "the Redis secret has no non-empty string `{key}`"
+            ))),
         };
         let host = string("host")?;
         let username = string("username")?;
         let password = SecretString::from(string("password")?);
+        let not_a_port = || invalid("the Redis secret's `port` is not a port number");
         let port = match map.remove("port") {
             None => DEFAULT_PORT,
             Some(Value::Number(n)) => n
                 .as_u64()
                 .and_then(|p| u16::try_from(p).ok())
-                .ok_or("the Redis secret's `port` is not a port number")?,
-            Some(Value::String(s)) => s
-                .parse()
-                .map_err(|_| "the Redis secret's `port` is not a port number")?,
-            Some(_) => return Err("the Redis secret's `port` must be a number or a string".into()),
+                .ok_or_else(not_a_port)?,
+            Some(Value::String(s)) => s.parse().map_err(|_| not_a_port())?,
+            Some(_) => {
+                return Err(invalid(
+                    "the Redis secret's `port` must be a number or a string",
+                ));
+            }
         };
         Ok(RedisSecret {
             host,
@@ -155,23 +217,37 @@ impl RedisSecret {
     }
 }
 
-/// Does `secret` log in (a fresh connection, `AUTH`)? `Ok(false)` for WRONGPASS; `Err` when the server is unreachable.
-pub async fn login_works(secret: &RedisSecret, timeout: Duration) -> Result<bool, BoxError> {
-    let mut conn = Conn::connect(&secret.host, secret.port, timeout).await?;
-    let reply = conn
-        .call(&[
+/// Does `secret` log in (a fresh connection, `AUTH`)? `Ok(false)` for WRONGPASS; `Err` when
+/// the check cannot run: [`ErrorKind::Unreachable`] when the server is unreachable,
+/// [`ErrorKind::Target`] for another error reply.
+pub async fn login_works(secret: &RedisSecret, timeout: Duration) -> Result<bool, RotatorError> {
+    let mut conn = connect(&secret.host, secret.port, timeout).await?;
+    let reply = call(
+        &mut conn,
+        &[
             b"AUTH",
             secret.username.as_bytes(),
             secret.password.expose_secret().as_bytes(),
-        ])
-        .await?;
+        ],
+        "AUTH",
+    )
+    .await?;
     match reply {
         Reply::Simple(_) => {}
         Reply::Error(e) if e.starts_with("WRONGPASS") => return Ok(false),
         Reply::Error(e) => {
-            return Err(format!("AUTH failed: {}", e.split(' ').next().unwrap_or("")).into());
+            // Only the error code: the rest of the message could echo an argument.
+            return Err(RotatorError::new(
+                ErrorKind::Target,
+                format!("AUTH failed: {}", e.split(' ').next().unwrap_or("")),
+            ));
         }
-        other => return Err(format!("AUTH: unexpected reply {other:?}").into()),
+        other => {
+            return Err(RotatorError::new(
+                ErrorKind::Target,
+                format!("AUTH: unexpected reply {other:?}"),
+            ));
+        }
     }
     // AUTH answered OK: logged in (no further command: the user may not be allowed PING).
     Ok(true)
@@ -248,8 +324,16 @@ impl AclUser {
 /// The rotator.
 pub struct RedisRotator {
     admin: AdminLogin,
-    strategy: RedisStrategy,
+    strategy: Strategy,
     timeout: Duration,
+}
+
+/// [`ErrorKind::Conflict`]: the ACL user is not there (a person has to create it).
+fn missing_user(name: &str, hint: &str) -> RotatorError {
+    RotatorError::new(
+        ErrorKind::Conflict,
+        format!("the ACL user {name:?} does not exist{hint}"),
+    )
 }
 
 /// Replace every secret in `text` by `[REDACTED]`.
@@ -262,7 +346,7 @@ fn redact(mut text: String, secrets: &[&str]) -> String {
 
 impl RedisRotator {
     /// A rotator using `admin` for ACL commands.
-    pub fn new(admin: AdminLogin, strategy: RedisStrategy) -> RedisRotator {
+    pub fn new(admin: AdminLogin, strategy: Strategy) -> RedisRotator {
         RedisRotator {
             admin,
             strategy,
@@ -271,13 +355,14 @@ impl RedisRotator {
     }
 
     /// The strategy.
-    pub fn strategy(&self) -> RedisStrategy {
+    pub fn strategy(&self) -> Strategy {
         self.strategy
     }
 
-    /// An admin connection to the secret's server.
-    pub async fn admin_conn(&self, secret: &RedisSecret) -> Result<Conn, BoxError> {
-        let mut conn = Conn::connect(&secret.host, secret.port, self.timeout).await?;
+    /// An admin connection to the secret's server ([`ErrorKind::LoginRefused`] when the
+    /// admin user cannot log in).
+    pub async fn admin_conn(&self, secret: &RedisSecret) -> Result<Conn, RotatorError> {
+        let mut conn = connect(&secret.host, secret.port, self.timeout).await?;
         if let Some(user) = &self.admin.username {
             let pw = self
                 .admin
@@ -285,22 +370,33 @@ impl RedisRotator {
                 .as_ref()
                 .map(|p| p.expose_secret())
                 .unwrap_or_default();
-            match conn
-                .call(&[b"AUTH", user.as_bytes(), pw.as_bytes()])
-                .await?
+            match call(
+                &mut conn,
+                &[b"AUTH", user.as_bytes(), pw.as_bytes()],
+                "AUTH",
+            )
+            .await?
             {
                 Reply::Simple(_) => {}
-                _ => return Err(format!("the admin user {user:?} cannot log in").into()),
+                _ => {
+                    return Err(RotatorError::new(
+                        ErrorKind::LoginRefused,
+                        format!("the admin user {user:?} cannot log in"),
+                    ));
+                }
             }
         }
         Ok(conn)
     }
 
     /// `ACL GETUSER name`, or `None` when there is no such user.
-    pub async fn get_user(conn: &mut Conn, name: &str) -> Result<Option<AclUser>, BoxError> {
-        let reply = conn.call(&[b"ACL", b"GETUSER", name.as_bytes()]).await?;
+    pub async fn get_user(conn: &mut Conn, name: &str) -> Result<Option<AclUser>, RotatorError> {
+        let reply = call(conn, &[b"ACL", b"GETUSER", name.as_bytes()], "ACL GETUSER").await?;
         if let Reply::Error(e) = &reply {
-            return Err(format!("ACL GETUSER {name}: {e}").into());
+            return Err(RotatorError::new(
+                acl_error_kind(e),
+                format!("ACL GETUSER {name}: {e}"),
+            ));
         }
         Ok(AclUser::from_reply(&reply))
     }
@@ -311,15 +407,19 @@ impl RedisRotator {
         name: &str,
         rules: &[String],
         secrets: &[&str],
-    ) -> Result<(), BoxError> {
+    ) -> Result<(), RotatorError> {
         let mut args: Vec<&[u8]> = vec![b"ACL", b"SETUSER", name.as_bytes()];
         args.extend(rules.iter().map(|r| r.as_bytes()));
-        match conn.call(&args).await? {
+        match call(conn, &args, "ACL SETUSER").await? {
             Reply::Simple(_) => Ok(()),
-            Reply::Error(e) => {
-                Err(format!("ACL SETUSER {name} failed: {}", redact(e, secrets)).into())
-            }
-            other => Err(format!("ACL SETUSER {name}: unexpected reply {other:?}").into()),
+            Reply::Error(e) => Err(RotatorError::new(
+                acl_error_kind(&e),
+                format!("ACL SETUSER {name} failed: {}", redact(e, secrets)),
+            )),
+            other => Err(RotatorError::new(
+                ErrorKind::Target,
+                format!("ACL SETUSER {name}: unexpected reply {other:?}"),
+            )),
         }
     }
 
@@ -328,10 +428,10 @@ impl RedisRotator {
         conn: &mut Conn,
         name: &str,
         keep: &[String],
-    ) -> Result<(), BoxError> {
+    ) -> Result<(), RotatorError> {
         let user = Self::get_user(conn, name)
             .await?
-            .ok_or_else(|| format!("the ACL user {name:?} does not exist"))?;
+            .ok_or_else(|| missing_user(name, ""))?;
         let drop: Vec<String> = user
             .password_hashes
             .iter()
@@ -349,19 +449,19 @@ impl RedisRotator {
 impl Rotator for RedisRotator {
     fn name(&self) -> &str {
         match self.strategy {
-            RedisStrategy::SingleUser => "redis-acl-single",
-            RedisStrategy::AlternatingUsers => "redis-acl-alternating",
+            Strategy::Single => "redis-acl-single",
+            Strategy::Alternating => "redis-acl-alternating",
         }
     }
 
-    async fn next_value(&self, versions: &Versions<'_>) -> Result<SecretPayload, BoxError> {
+    async fn next_value(&self, versions: &Versions<'_>) -> Result<SecretPayload, RotatorError> {
         let current = RedisSecret::parse(&versions.current().await?.payload)?;
         let username = match self.strategy {
-            RedisStrategy::SingleUser => current.username.clone(),
-            RedisStrategy::AlternatingUsers if current.username.ends_with(CLONE_SUFFIX) => {
+            Strategy::Single => current.username.clone(),
+            Strategy::Alternating if current.username.ends_with(CLONE_SUFFIX) => {
                 current.base_user().to_string()
             }
-            RedisStrategy::AlternatingUsers => format!("{}{CLONE_SUFFIX}", current.username),
+            Strategy::Alternating => format!("{}{CLONE_SUFFIX}", current.username),
         };
         let next = RedisSecret {
             username,
@@ -371,27 +471,27 @@ impl Rotator for RedisRotator {
         Ok(next.to_payload())
     }
 
-    async fn set(&self, versions: &Versions<'_>) -> Result<(), BoxError> {
+    async fn set(&self, versions: &Versions<'_>) -> Result<(), RotatorError> {
         let current = RedisSecret::parse(&versions.current().await?.payload)?;
         let pending = RedisSecret::parse(&versions.pending().await?.payload)?;
         if (pending.host.as_str(), pending.port) != (current.host.as_str(), current.port) {
-            return Err("the pending secret names another server than the current one".into());
+            return Err(invalid(
+                "the pending secret names another server than the current one",
+            ));
         }
         let new_pw = pending.password.expose_secret();
         let new_hash = password_hash(new_pw);
         let mut conn = self.admin_conn(&pending).await?;
         match self.strategy {
-            RedisStrategy::SingleUser => {
+            Strategy::Single => {
                 if pending.username != current.username {
-                    return Err(
-                        "single user: the pending username differs from the current one".into(),
-                    );
+                    return Err(invalid(
+                        "single user: the pending username differs from the current one",
+                    ));
                 }
                 let name = &pending.username;
                 if Self::get_user(&mut conn, name).await?.is_none() {
-                    return Err(
-                        format!("the ACL user {name:?} does not exist; create it first").into(),
-                    );
+                    return Err(missing_user(name, "; create it first"));
                 }
                 // Add the new password; keep the current one (the overlap) and drop any
                 // older one a skipped after_finish left.
@@ -399,15 +499,17 @@ impl Rotator for RedisRotator {
                 let keep = [new_hash, password_hash(current.password.expose_secret())];
                 Self::drop_passwords_except(&mut conn, name, &keep).await
             }
-            RedisStrategy::AlternatingUsers => {
+            Strategy::Alternating => {
                 let base = pending.base_user().to_string();
                 if current.base_user() != base {
-                    return Err("alternating users: the pending and current users are not a base user and its clone".into());
+                    return Err(invalid(
+                        "alternating users: the pending and current users are not a base user and its clone",
+                    ));
                 }
                 let clone = format!("{base}{CLONE_SUFFIX}");
-                let base_user = Self::get_user(&mut conn, &base).await?.ok_or_else(|| {
-                    format!("the ACL user {base:?} does not exist; create it first")
-                })?;
+                let base_user = Self::get_user(&mut conn, &base)
+                    .await?
+                    .ok_or_else(|| missing_user(&base, "; create it first"))?;
                 // The clone's passwords after this step: the pending one if the clone is
                 // the pending user, else the ones it has (it is AWSCURRENT: keep it working).
                 let clone_hashes = if pending.username == clone {
@@ -436,21 +538,23 @@ impl Rotator for RedisRotator {
         }
     }
 
-    async fn test(&self, versions: &Versions<'_>) -> Result<(), BoxError> {
+    async fn test(&self, versions: &Versions<'_>) -> Result<(), RotatorError> {
         let pending = RedisSecret::parse(&versions.pending().await?.payload)?;
         if login_works(&pending, self.timeout).await? {
             Ok(())
         } else {
-            Err(format!(
-                "testSecret: the pending password of {:?} does not log in",
-                pending.username
-            )
-            .into())
+            Err(RotatorError::new(
+                ErrorKind::LoginRefused,
+                format!(
+                    "testSecret: the pending password of {:?} does not log in",
+                    pending.username
+                ),
+            ))
         }
     }
 
-    async fn after_finish(&self, versions: &Versions<'_>) -> Result<(), BoxError> {
-        if self.strategy != RedisStrategy::SingleUser {
+    async fn after_finish(&self, versions: &Versions<'_>) -> Result<(), RotatorError> {
+        if self.strategy != Strategy::Single {
             // AWSPREVIOUS (the other user) keeps working until the next setSecret.
             return Ok(());
         }
@@ -462,23 +566,12 @@ impl Rotator for RedisRotator {
     }
 }
 
-/// For the conformance suite: does the value log in (a fresh connection and AUTH)?
-pub struct RedisTarget {
-    /// Connect timeout.
-    pub timeout: Duration,
-}
-
-impl Default for RedisTarget {
-    fn default() -> Self {
-        RedisTarget {
-            timeout: Duration::from_secs(5),
-        }
-    }
-}
-
+/// Does the value log in? A fresh connection and `AUTH` with the value's own user and
+/// password ([`login_works`]), never the rotator's admin connection: the check the test
+/// kit's conformance suite, the CLI's proof and `doctor` make.
 #[async_trait]
-impl Target for RedisTarget {
-    async fn accepts(&self, value: &SecretPayload) -> Result<bool, BoxError> {
+impl LoginProbe for RedisRotator {
+    async fn accepts(&self, value: &SecretPayload) -> Result<bool, RotatorError> {
         login_works(&RedisSecret::parse(value)?, self.timeout).await
     }
 }

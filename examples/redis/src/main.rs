@@ -1,19 +1,35 @@
 //! Demo: rotate a throwaway ACL user on the Redis at 127.0.0.1:6379 (or `REDIS_ADDR`),
 //! twice single-user and twice alternating, then delete it.
+//!
+//! It plays the service's part itself (`begin_rotation`, the four steps through the
+//! [`Driver`], `complete_rotation`), so the binary needs nothing but `rotwise-core`.
 
+use std::error::Error;
 use std::sync::Arc;
 use std::time::Duration;
 
 use rotwise_core::store::{AWSCURRENT, AWSPREVIOUS, MemoryStore, SecretStore};
-use rotwise_core::{BoxError, Driver};
+use rotwise_core::{Driver, RotationEvent, Step, Strategy};
 use rotwise_example_redis::resp::Conn;
-use rotwise_example_redis::{AdminLogin, RedisRotator, RedisSecret, RedisStrategy, login_works};
-use rotwise_testkit::LocalService;
+use rotwise_example_redis::{AdminLogin, RedisRotator, RedisSecret, login_works};
 
 const T: Duration = Duration::from_secs(5);
 
+/// What `RotateSecret` does: start a rotation, invoke the four steps in order, and take
+/// AWSPENDING off the new current version. Returns the token.
+async fn rotate(store: &MemoryStore, arn: &str, driver: &Driver) -> Result<String, Box<dyn Error>> {
+    let token = store.begin_rotation(arn)?;
+    for step in Step::ALL {
+        driver
+            .handle(&RotationEvent::new(step, arn, &token))
+            .await?;
+    }
+    store.complete_rotation(arn, &token)?;
+    Ok(token)
+}
+
 #[tokio::main(flavor = "current_thread")]
-async fn main() -> Result<(), BoxError> {
+async fn main() -> Result<(), Box<dyn Error>> {
     let addr = std::env::var("REDIS_ADDR").unwrap_or_else(|_| "127.0.0.1:6379".into());
     let (host, port) = addr.rsplit_once(':').ok_or("REDIS_ADDR is host:port")?;
     let port: u16 = port.parse()?;
@@ -28,7 +44,7 @@ async fn main() -> Result<(), BoxError> {
     result
 }
 
-async fn demo(host: &str, port: u16, user: &str) -> Result<(), BoxError> {
+async fn demo(host: &str, port: u16, user: &str) -> Result<(), Box<dyn Error>> {
     let mut admin = Conn::connect(host, port, T).await?;
     admin
         .call(&[
@@ -44,7 +60,7 @@ async fn demo(host: &str, port: u16, user: &str) -> Result<(), BoxError> {
         ])
         .await?;
     println!("created ACL user {user} (~app:* +get +set) on {host}:{port}");
-    for strategy in [RedisStrategy::SingleUser, RedisStrategy::AlternatingUsers] {
+    for strategy in [Strategy::Single, Strategy::Alternating] {
         admin
             .call(&[
                 b"ACL",
@@ -59,10 +75,9 @@ async fn demo(host: &str, port: u16, user: &str) -> Result<(), BoxError> {
         let arn = store.insert_secret_payload("demo/redis", initial.to_payload())?;
         let rotator = RedisRotator::new(AdminLogin::default(), strategy);
         let driver = Driver::new(store.clone(), Arc::new(rotator));
-        let local = LocalService::new(store.clone());
-        println!("{strategy:?}:");
+        println!("{strategy}:");
         for n in 1..=2 {
-            let run = local.rotate(&arn, &driver).await?;
+            let token = rotate(&store, &arn, &driver).await?;
             let cur = store.get_secret_value(&arn, None, Some(AWSCURRENT)).await?;
             let prev = store
                 .get_secret_value(&arn, None, Some(AWSPREVIOUS))
@@ -73,7 +88,7 @@ async fn demo(host: &str, port: u16, user: &str) -> Result<(), BoxError> {
             );
             println!(
                 "  rotation {n} ({}): AWSCURRENT user {} logs in: {}; AWSPREVIOUS user {} logs in: {}",
-                run.token,
+                token,
                 cur.username,
                 login_works(&cur, T).await?,
                 prev.username,

@@ -6,13 +6,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use rotwise_core::store::{AWSCURRENT, MemoryStore, SecretStore};
-use rotwise_core::{Driver, ExposeSecret, Step};
+use rotwise_core::{Driver, ErrorKind, ExposeSecret, LoginProbe, RotationEvent, Step, Strategy};
 use rotwise_example_redis::resp::{Conn, Reply};
-use rotwise_example_redis::{
-    AdminLogin, RedisRotator, RedisSecret, RedisStrategy, RedisTarget, login_works,
-};
+use rotwise_example_redis::{AdminLogin, RedisRotator, RedisSecret, login_works};
 use rotwise_test_services::{run_then_cleanup, services_required, unique_name};
-use rotwise_testkit::{Conformance, LocalService, Strategy};
+use rotwise_testkit::{Conformance, LocalService};
 
 const T: Duration = Duration::from_secs(5);
 
@@ -108,11 +106,11 @@ async fn rules_of(host: &str, port: u16, name: &str) -> Vec<String> {
     rules
 }
 
-fn rotator(strategy: RedisStrategy) -> RedisRotator {
+fn rotator(strategy: Strategy) -> RedisRotator {
     RedisRotator::new(AdminLogin::default(), strategy)
 }
 
-async fn conformance(strategy: RedisStrategy) {
+async fn conformance(strategy: Strategy) {
     let Some((host, port)) = redis_addr() else {
         return;
     };
@@ -123,18 +121,12 @@ async fn conformance(strategy: RedisStrategy) {
         async move {
             create_user(&host, port, &user, "initial-pw-1").await;
             let initial = RedisSecret::new(&host, port, &user, "initial-pw-1");
-            let report = Conformance::new(
-                Arc::new(rotator(strategy)),
-                Arc::new(RedisTarget::default()),
-                initial.to_payload(),
-                match strategy {
-                    RedisStrategy::SingleUser => Strategy::SingleUser,
-                    RedisStrategy::AlternatingUsers => Strategy::AlternatingUsers,
-                },
-            )
-            .run()
-            .await
-            .unwrap_or_else(|e| panic!("{e}"));
+            // The rotator is its own probe: a fresh connection and AUTH per check.
+            let rotator = Arc::new(rotator(strategy));
+            let report = Conformance::new(rotator.clone(), rotator, initial.to_payload(), strategy)
+                .run()
+                .await
+                .unwrap_or_else(|e| panic!("{e}"));
             assert!(report.rotations > 10 && report.fault_points > 0, "{report}");
         },
         cleanup,
@@ -144,12 +136,12 @@ async fn conformance(strategy: RedisStrategy) {
 
 #[tokio::test]
 async fn conformance_single_user() {
-    conformance(RedisStrategy::SingleUser).await;
+    conformance(Strategy::Single).await;
 }
 
 #[tokio::test]
 async fn conformance_alternating_users() {
-    conformance(RedisStrategy::AlternatingUsers).await;
+    conformance(Strategy::Alternating).await;
 }
 
 struct Fixture {
@@ -159,7 +151,7 @@ struct Fixture {
 }
 
 impl Fixture {
-    fn new(secret: &RedisSecret, strategy: RedisStrategy) -> Fixture {
+    fn new(secret: &RedisSecret, strategy: Strategy) -> Fixture {
         let store = Arc::new(MemoryStore::new());
         let arn = store
             .insert_secret_payload("t/redis", secret.to_payload())
@@ -197,7 +189,7 @@ async fn single_user_keeps_rules_and_overlaps_only_until_finish() {
             create_user(&host, port, &user, "old-pw").await;
             let rules_before = rules_of(&host, port, &user).await;
             let old = RedisSecret::new(&host, port, &user, "old-pw");
-            let f = Fixture::new(&old, RedisStrategy::SingleUser);
+            let f = Fixture::new(&old, Strategy::Single);
             let service = LocalService::new(f.store.clone());
             let token = service.begin(&f.arn).unwrap();
             service
@@ -248,7 +240,7 @@ async fn alternating_clone_copies_rules_and_repairs_drift() {
         async move {
             create_user(&host, port, &user, "base-pw").await;
             let base = RedisSecret::new(&host, port, &user, "base-pw");
-            let f = Fixture::new(&base, RedisStrategy::AlternatingUsers);
+            let f = Fixture::new(&base, Strategy::Alternating);
             f.rotate().await;
             let v1 = f.current().await;
             assert_eq!(v1.username, clone);
@@ -302,7 +294,7 @@ async fn single_user_refuses_to_create_a_missing_user() {
         async move {
             let f = Fixture::new(
                 &RedisSecret::new(&host, port, &user, "pw"),
-                RedisStrategy::SingleUser,
+                Strategy::Single,
             );
             let err = LocalService::new(f.store.clone())
                 .rotate(&f.arn, &f.driver)
@@ -310,6 +302,16 @@ async fn single_user_refuses_to_create_a_missing_user() {
                 .unwrap_err();
             assert_eq!(err.step, Some(Step::SetSecret), "{err}");
             assert!(err.message.contains("does not exist"), "{err}");
+            let retry = f
+                .driver
+                .handle(&RotationEvent::new(
+                    Step::SetSecret,
+                    &f.arn,
+                    err.token.as_deref().unwrap(),
+                ))
+                .await
+                .unwrap_err();
+            assert_eq!(retry.kind(), ErrorKind::Conflict, "{retry}");
             let mut c = admin(&host, port).await;
             assert!(
                 RedisRotator::get_user(&mut c, &user)
@@ -365,7 +367,7 @@ async fn a_wrong_admin_password_fails_without_printing_it() {
                 };
                 Driver::new(
                     store.clone(),
-                    Arc::new(RedisRotator::new(admin, RedisStrategy::SingleUser)),
+                    Arc::new(RedisRotator::new(admin, Strategy::Single)),
                 )
             };
             let service = LocalService::new(store.clone());
@@ -379,13 +381,19 @@ async fn a_wrong_admin_password_fails_without_printing_it() {
                 !err.message.contains("admin-canary-pw") && !err.message.contains("pw-1"),
                 "{err}"
             );
+            let token = err.token.clone().unwrap();
+            let retry = rotate_as("admin-canary-pw")
+                .handle(&RotationEvent::new(Step::SetSecret, &arn, &token))
+                .await
+                .unwrap_err();
+            assert_eq!(retry.kind(), ErrorKind::LoginRefused, "{retry}");
+            assert_eq!(retry.error_type(), "LoginRefused");
             assert!(
                 login_works(&RedisSecret::new(&host, port, &user, "pw-1"), T)
                     .await
                     .unwrap()
             );
             // Positive control: the right admin password completes the same rotation.
-            let token = err.token.unwrap();
             service
                 .resume(&arn, &token, &rotate_as("admin-right-pw"))
                 .await
@@ -429,7 +437,7 @@ async fn no_failed_login_on_the_normal_path() {
     run_then_cleanup(
         async move {
             create_user(&host, port, &user, "pw-0").await;
-            for strategy in [RedisStrategy::SingleUser, RedisStrategy::AlternatingUsers] {
+            for strategy in [Strategy::Single, Strategy::Alternating] {
                 let f = Fixture::new(&RedisSecret::new(&host, port, &user, "pw-0"), strategy);
                 // Reset the base password to the fixture's value for each strategy.
                 let mut c = admin(&host, port).await;
@@ -462,4 +470,64 @@ async fn no_failed_login_on_the_normal_path() {
         cleanup,
     )
     .await;
+}
+
+/// No Redis needed: a closed port is `Unreachable`, for the probe and for a step.
+#[tokio::test]
+async fn connection_refused_is_unreachable() {
+    // Port 1 on loopback: nothing listens there, the connection is refused at once.
+    let secret = RedisSecret::new("127.0.0.1", 1, "app", "pw");
+    let err = login_works(&secret, T).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Unreachable, "{err}");
+    assert!(err.to_string().contains("127.0.0.1:1"), "{err}");
+    let probe = rotator(Strategy::Single);
+    let err = probe.accepts(&secret.to_payload()).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Unreachable, "{err}");
+
+    let f = Fixture::new(&secret, Strategy::Single);
+    let token = f.store.begin_rotation(&f.arn).unwrap();
+    for step in [Step::CreateSecret, Step::SetSecret] {
+        let result = f
+            .driver
+            .handle(&RotationEvent::new(step, &f.arn, &token))
+            .await;
+        if step == Step::CreateSecret {
+            result.unwrap();
+        } else {
+            let err = result.unwrap_err();
+            assert_eq!(err.kind(), ErrorKind::Unreachable, "{err}");
+            assert_eq!(err.error_type(), "TargetUnreachable");
+            assert!(!err.to_string().contains("\"pw\""), "{err}");
+        }
+    }
+}
+
+/// No Redis needed: a malformed secret is `InvalidSecret` and quotes no value.
+#[tokio::test]
+async fn malformed_secrets_are_invalid_secret() {
+    let probe = rotator(Strategy::Single);
+    for (value, expect) in [
+        ("not json", "not a JSON object"),
+        (
+            r#"{"host": "h", "username": "u"}"#,
+            "no non-empty string `password`",
+        ),
+        (
+            r#"{"host": "h", "username": "u", "password": "canary-pw", "port": "http"}"#,
+            "not a port number",
+        ),
+        (
+            r#"{"host": "h", "username": "u", "password": "canary-pw", "port": 70000}"#,
+            "not a port number",
+        ),
+        (
+            r#"{"host": "h", "username": "u", "password": "canary-pw", "port": true}"#,
+            "a number or a string",
+        ),
+    ] {
+        let err = probe.accepts(&value.into()).await.unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::InvalidSecret, "{value}: {err}");
+        assert!(err.to_string().contains(expect), "{value}: {err}");
+        assert!(!err.to_string().contains("canary-pw"), "{err}");
+    }
 }

@@ -5,7 +5,7 @@
 //! stand-in for "your service". Each step says, in a comment, where your own service calls
 //! go. Strategy: **single user** — the account has one key, changed in place by setSecret,
 //! so between setSecret and finishSecret only AWSPENDING works (clients retry with a fresh
-//! read of the secret, see DESIGN section 3.2).
+//! read of the secret, see ARCHITECTURE.md, "Strategies keep their promises").
 //!
 //! ```
 //! use std::sync::Arc;
@@ -26,8 +26,9 @@
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
-use rotwise_core::{BoxError, ExposeSecret, Rotator, SecretPayload, Versions};
-use rotwise_testkit::Target;
+use rotwise_core::{
+    ErrorKind, ExposeSecret, LoginProbe, ResultExt, Rotator, RotatorError, SecretPayload, Versions,
+};
 
 /// "Your service": one account whose API key can be changed by presenting the old one.
 ///
@@ -77,11 +78,16 @@ impl std::fmt::Display for FakeServiceError {
 impl std::error::Error for FakeServiceError {}
 
 /// The secret value as a string (the template's secrets are raw strings, not JSON).
-fn raw(payload: &SecretPayload) -> Result<&str, BoxError> {
+fn raw(payload: &SecretPayload) -> Result<&str, RotatorError> {
     payload
         .as_string()
         .map(|s| s.expose_secret())
-        .ok_or_else(|| "this rotator expects a SecretString, not SecretBinary".into())
+        .ok_or_else(|| {
+            RotatorError::new(
+                ErrorKind::InvalidSecret,
+                "this rotator expects a SecretString, not SecretBinary",
+            )
+        })
 }
 
 /// A single-user rotator for a raw-string secret on [`FakeService`].
@@ -104,7 +110,10 @@ impl Rotator for TemplateRotator {
 
     /// createSecret. The driver already handled the retry case (a pending value exists
     /// for this token) and will `PutSecretValue` what this returns as AWSPENDING.
-    async fn next_value(&self, versions: &Versions<'_>) -> Result<SecretPayload, BoxError> {
+    ///
+    /// Errors carry an [`ErrorKind`] (the Lambda's `errorType`): `?` on a store call keeps
+    /// the store's kind, and each failure below says what kind it is.
+    async fn next_value(&self, versions: &Versions<'_>) -> Result<SecretPayload, RotatorError> {
         // YOUR CODE: if your service issues the credential itself (e.g. "create API key"),
         // do NOT call it here — createSecret may run again for the same token, and only
         // the stored value survives. Generate the value here; make it live in `set`.
@@ -115,15 +124,20 @@ impl Rotator for TemplateRotator {
     }
 
     /// setSecret: make the service accept the pending value. Must be idempotent.
-    async fn set(&self, versions: &Versions<'_>) -> Result<(), BoxError> {
+    async fn set(&self, versions: &Versions<'_>) -> Result<(), RotatorError> {
         let current = raw(&versions.current().await?.payload)?;
         let pending = raw(&versions.pending().await?.payload)?;
         // YOUR CODE: replace `self.service` calls with your service's API.
         // Try the credential most likely to work first, so the normal path has no
-        // failed authentication (DESIGN section 4):
+        // failed authentication (ARCHITECTURE.md, "No failed login on the normal path"):
         // 1. current works -> change it to pending (the normal path);
+        // YOUR CODE: tag your client's errors with a kind: a refused credential is
+        // `LoginRefused`, a connection error `Unreachable`, a failed request `Target`.
         if self.service.authenticate(current) {
-            self.service.change_key(current, pending)?;
+            self.service.change_key(current, pending).kind(
+                ErrorKind::LoginRefused,
+                "setSecret: changing the key failed",
+            )?;
             return Ok(());
         }
         // 2. pending works -> an earlier setSecret already changed it (a retry): done;
@@ -134,26 +148,32 @@ impl Rotator for TemplateRotator {
         if let Some(previous) = versions.previous().await? {
             let previous = raw(&previous.payload)?;
             if self.service.authenticate(previous) {
-                self.service.change_key(previous, pending)?;
+                self.service.change_key(previous, pending).kind(
+                    ErrorKind::LoginRefused,
+                    "setSecret: changing the key failed",
+                )?;
                 return Ok(());
             }
         }
-        Err(
+        Err(RotatorError::new(
+            ErrorKind::LoginRefused,
             "setSecret: the service accepts none of the current, pending or previous keys; \
-             fix the account's key by hand and put it as AWSCURRENT"
-                .into(),
-        )
+             fix the account's key by hand and put it as AWSCURRENT",
+        ))
     }
 
     /// testSecret: prove the pending value works with a fresh request.
-    async fn test(&self, versions: &Versions<'_>) -> Result<(), BoxError> {
+    async fn test(&self, versions: &Versions<'_>) -> Result<(), RotatorError> {
         let pending = raw(&versions.pending().await?.payload)?;
         // YOUR CODE: one cheap authenticated request with the pending value, on a new
         // connection (never a session `set` opened).
         if self.service.authenticate(pending) {
             Ok(())
         } else {
-            Err("testSecret: the service refuses the pending key".into())
+            Err(RotatorError::new(
+                ErrorKind::LoginRefused,
+                "testSecret: the service refuses the pending key",
+            ))
         }
     }
 
@@ -162,10 +182,11 @@ impl Rotator for TemplateRotator {
     // keep it safe to skip, since a retried finishSecret does not run it again.
 }
 
-/// The conformance suite's view of the service: does it accept this secret value?
+/// "Does the service accept this secret value?", with a fresh request: what the test kit's
+/// conformance suite checks its invariants with (and the CLI's proof and `doctor`).
 #[async_trait]
-impl Target for FakeService {
-    async fn accepts(&self, value: &SecretPayload) -> Result<bool, BoxError> {
+impl LoginProbe for FakeService {
+    async fn accepts(&self, value: &SecretPayload) -> Result<bool, RotatorError> {
         Ok(self.authenticate(raw(value)?))
     }
 }

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use rotwise_core::store::{AWSCURRENT, MemoryStore, SecretStore};
-use rotwise_core::{Driver, ExposeSecret, Step};
+use rotwise_core::{Driver, ErrorKind, ExposeSecret, RotationEvent, Step};
 use rotwise_example_template::{FakeService, TemplateRotator};
 use rotwise_testkit::{Conformance, LocalService, Strategy};
 
@@ -14,7 +14,7 @@ async fn conformance_single_user() {
         Arc::new(TemplateRotator::new(service.clone())),
         Arc::new(service),
         "initial-key",
-        Strategy::SingleUser,
+        Strategy::Single,
     )
     .run()
     .await
@@ -84,4 +84,41 @@ async fn binary_secrets_are_refused_in_create() {
         .unwrap_err();
     assert_eq!(err.step, Some(Step::CreateSecret), "{err}");
     assert!(err.message.contains("SecretBinary"), "{err}");
+}
+
+/// The step's error as the Lambda reports it: the kind (its `errorType`) and the message.
+async fn failed_step(driver: &Driver, arn: &str, token: &str, step: Step) -> (ErrorKind, String) {
+    let err = driver
+        .handle(&RotationEvent::new(step, arn, token))
+        .await
+        .unwrap_err();
+    (err.kind(), err.to_string())
+}
+
+#[tokio::test]
+async fn failures_carry_the_kind_the_lambda_reports() {
+    // A key out of sync with the service: the service refuses every key.
+    let (_service, store, arn, driver) = setup("the-real-key", "a-stale-key");
+    let token = store.begin_rotation(&arn).unwrap();
+    driver
+        .handle(&RotationEvent::new(Step::CreateSecret, &arn, &token))
+        .await
+        .unwrap();
+    let (kind, text) = failed_step(&driver, &arn, &token, Step::SetSecret).await;
+    assert_eq!(kind, ErrorKind::LoginRefused, "{text}");
+    assert_eq!(kind.error_type(), "LoginRefused");
+    let (kind, text) = failed_step(&driver, &arn, &token, Step::TestSecret).await;
+    assert_eq!(kind, ErrorKind::LoginRefused, "{text}");
+    assert!(text.contains("refuses the pending key"), "{text}");
+
+    // A binary secret is not a usable value.
+    let arn = store
+        .insert_secret_payload(
+            "t/bin2",
+            rotwise_core::SecretPayload::Binary(vec![1, 2, 3].into()),
+        )
+        .unwrap();
+    let token = store.begin_rotation(&arn).unwrap();
+    let (kind, text) = failed_step(&driver, &arn, &token, Step::CreateSecret).await;
+    assert_eq!(kind, ErrorKind::InvalidSecret, "{text}");
 }

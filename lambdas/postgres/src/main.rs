@@ -1,29 +1,19 @@
 //! The PostgreSQL rotation Lambda: `bootstrap` for `provided.al2023`.
 //!
-//! Everything is in [`rotwise_lambda::run`]; this file maps the configuration onto
-//! [`PgOptions`]. See `lambdas/README.md` for the variables and the packaging.
+//! Everything is in [`rotwise_lambda::run`] and [`rotwise_postgres::PgRotator`]; this file
+//! names the engine's defaults. See `lambdas/README.md` for the variables and the packaging.
 
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use rotwise_core::password::POSTGRES_DEFAULT_EXCLUDE;
-use rotwise_lambda::{LambdaConfig, Strategy};
-use rotwise_postgres::{DEFAULT_CONNECT_TIMEOUT, PgOptions, PgRotator, PgStrategy, TlsMode};
-
-fn options(config: &LambdaConfig<TlsMode>) -> PgOptions {
-    PgOptions {
-        tls: config.tls,
-        ca_file: config.ca_file.clone(),
-        connect_timeout: config.connect_timeout.unwrap_or(DEFAULT_CONNECT_TIMEOUT),
-        strategy: config.strategy.map(|s| match s {
-            Strategy::Single => PgStrategy::Single,
-            Strategy::Alternating => PgStrategy::Alternating,
-        }),
-    }
-}
+use rotwise_lambda::Function;
+use rotwise_postgres::{DEFAULT_EXCLUDE_CHARACTERS, LOG_TARGETS, PgRotator};
 
 fn main() -> ExitCode {
-    rotwise_lambda::run::<TlsMode, _>("postgres", POSTGRES_DEFAULT_EXCLUDE, |config| {
-        Ok(Arc::new(PgRotator::new(options(config))))
-    })
+    let function = Function {
+        name: "postgres",
+        default_exclude_characters: DEFAULT_EXCLUDE_CHARACTERS,
+        capped_log_targets: LOG_TARGETS,
+    };
+    rotwise_lambda::run(function, |env| Ok(Arc::new(PgRotator::from_env(env)?)))
 }

@@ -29,7 +29,7 @@ pub trait Engine: Copy + fmt::Debug + PartialEq + Eq + 'static {
 
 /// How `dbname` is read: the key's value if it is a string (absent: `None`), and the
 /// engine's default.
-pub trait Dbname: Clone + fmt::Debug + 'static {
+pub trait Dbname: Clone + fmt::Debug + Send + Sync + 'static {
     /// The field's value.
     fn from_key(value: Option<String>, default: Option<&'static str>) -> Self;
 }

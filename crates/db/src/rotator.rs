@@ -1,0 +1,407 @@
+//! [`DbRotator`]: the rotation logic both engines share, over a small [`Dialect`] each
+//! engine implements.
+//!
+//! What lives here, once: the strategy choice, AWS's checks and texts, the single-user
+//! login order (current first, then pending, then previous: no failed login on the
+//! normal path), the alternating prologue (the current user logs in first, then the
+//! master from `masterarn` on the same host), createSecret's next value, testSecret,
+//! and the [`LoginProbe`]. What an engine knows (how to log in, change a password, make
+//! the clone equal to its base user) is behind [`Dialect`].
+
+use async_trait::async_trait;
+use rotwise_core::config::{ConfigError, Env};
+use rotwise_core::store::SecretVersion;
+use rotwise_core::{
+    ErrorKind, LoginProbe, Rotator, RotatorError, SecretPayload, Strategy, Versions,
+};
+
+use crate::credential::Credential;
+use crate::error::DbError;
+use crate::names::{NameLimit, alt_username, check_name};
+use crate::options::DbOptions;
+use crate::secret::{DbSecret, Engine, SecretError};
+use crate::tls::TlsMode;
+
+/// What an engine implements for [`DbRotator`]: its secret JSON, its sessions, and the
+/// statements only it knows. Every method that changes the database is idempotent.
+#[async_trait]
+pub trait Dialect: Send + Sync + Sized + 'static {
+    /// The secret JSON's engine description.
+    type Engine: Engine;
+    /// A logged-in session.
+    type Session: Send;
+    /// What the alternating step learns from the current user's own session (MySQL: the
+    /// host of the account the server matched).
+    type Account: Send;
+
+    /// Short name for logs and the rotator's name: `postgres`, `mysql`.
+    const NAME: &'static str;
+    /// `EXCLUDE_CHARACTERS` when unset, as the engine's AWS function.
+    const DEFAULT_EXCLUDE_CHARACTERS: &'static str;
+    /// The driver's log targets: capped at INFO by every binary (they log statements or
+    /// connection options at DEBUG).
+    const LOG_TARGETS: &'static [&'static str];
+    /// The environment variable that overrides the clone-name limit, if the engine has one.
+    const USERNAME_LIMIT_VAR: Option<&'static str>;
+
+    /// The engine's state for a rotator with `options` (trust roots loaded on first use).
+    fn new(options: &DbOptions) -> Self;
+
+    /// The limit every user name must fit, known without a session.
+    fn name_limit(&self, secret: &DbSecret<Self::Engine>) -> NameLimit;
+
+    /// The limit the clone's name must fit in createSecret (no session).
+    fn clone_limit(&self, secret: &DbSecret<Self::Engine>, options: &DbOptions) -> NameLimit {
+        let _ = options;
+        self.name_limit(secret)
+    }
+
+    /// Log in with `secret` (TLS mode from the options or the secret's `ssl`).
+    async fn connect(
+        &self,
+        secret: &DbSecret<Self::Engine>,
+        credential: Credential,
+    ) -> Result<Self::Session, DbError>;
+
+    /// Run a trivial query on `session`, then close it.
+    async fn probe(&self, session: Self::Session) -> Result<(), DbError>;
+
+    /// Close `session` (best effort).
+    async fn close(&self, session: Self::Session);
+
+    /// Single user: change the session user's own password to `pending`'s.
+    async fn change_own_password(
+        &self,
+        session: Self::Session,
+        pending: &DbSecret<Self::Engine>,
+    ) -> Result<(), DbError>;
+
+    /// Alternating: read what the pair needs from the current user's session, then close it.
+    async fn current_account(
+        &self,
+        session: Self::Session,
+        current: &DbSecret<Self::Engine>,
+    ) -> Result<Self::Account, DbError>;
+
+    /// Alternating, as the master: create the clone on first use or set the pending
+    /// user's password, and make the clone equivalent to the base user.
+    async fn ensure_pair(
+        &self,
+        master: Self::Session,
+        pending: &DbSecret<Self::Engine>,
+        account: Self::Account,
+    ) -> Result<(), DbError>;
+
+    /// testSecret: prove the pending login works. The default probes; an engine may check
+    /// more (PostgreSQL: the clone acts as its base role).
+    async fn test_pending(
+        &self,
+        session: Self::Session,
+        pending: &DbSecret<Self::Engine>,
+        strategy: Strategy,
+    ) -> Result<(), DbError> {
+        let _ = (pending, strategy);
+        self.probe(session).await
+    }
+}
+
+/// A database rotator for both strategies, over an engine's [`Dialect`].
+pub struct DbRotator<D: Dialect> {
+    dialect: D,
+    options: DbOptions,
+    name: String,
+}
+
+fn parse<E: Engine>(version: &SecretVersion, credential: Credential) -> Result<DbSecret<E>, DbError> {
+    DbSecret::parse(&version.payload).map_err(|error| DbError::secret(credential, error))
+}
+
+fn missing_masterarn() -> DbError {
+    DbError::secret(Credential::Current, SecretError::Missing("masterarn"))
+}
+
+impl<D: Dialect> DbRotator<D> {
+    /// A rotator with these options.
+    pub fn new(options: DbOptions) -> Self {
+        let name = match options.strategy {
+            Some(s) => format!("{}-{s}", D::NAME),
+            None => D::NAME.to_owned(),
+        };
+        DbRotator {
+            dialect: D::new(&options),
+            options,
+            name,
+        }
+    }
+
+    /// A rotator configured from the environment as the Lambdas and the CLI read it
+    /// ([`DbOptions::from_env`], with the engine's username-limit variable). Logs the
+    /// settings it took at INFO.
+    pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        let options = DbOptions::from_env(env, D::USERNAME_LIMIT_VAR)?;
+        tracing::info!(
+            engine = D::NAME,
+            strategy = options.strategy.map_or("unset (masterarn decides)", Strategy::as_str),
+            tls = options.tls.map_or("unset (the secret's ssl key decides)", TlsMode::as_str),
+            ca_file = options.ca_file.as_deref().map(|p| p.display().to_string()),
+            connect_timeout_ms = options.connect_timeout.as_millis() as u64,
+            username_limit = options.username_limit,
+            "database options"
+        );
+        Ok(Self::new(options))
+    }
+
+    /// The options.
+    pub fn options(&self) -> &DbOptions {
+        &self.options
+    }
+
+    /// The engine's side.
+    pub fn dialect(&self) -> &D {
+        &self.dialect
+    }
+
+    /// Log in with `secret` as this rotator would (TLS mode, trust roots, timeout). The
+    /// session closes when dropped.
+    pub async fn connect(&self, secret: &DbSecret<D::Engine>) -> Result<D::Session, DbError> {
+        self.dialect.connect(secret, Credential::Given).await
+    }
+
+    /// The strategy for a secret: the configured one, else alternating when the secret
+    /// has `masterarn` (with a WARN), else single.
+    pub fn strategy_for(&self, current: &DbSecret<D::Engine>) -> Strategy {
+        match self.options.strategy {
+            Some(s) => s,
+            None if current.masterarn.is_some() => {
+                tracing::warn!(
+                    "no rotation strategy configured and the secret has masterarn: using alternating users \
+                     (set ROTATION_STRATEGY=single|alternating to silence this)"
+                );
+                Strategy::Alternating
+            }
+            None => Strategy::Single,
+        }
+    }
+
+    async fn next(&self, versions: &Versions<'_>) -> Result<DbSecret<D::Engine>, DbError> {
+        let current: DbSecret<D::Engine> = parse(versions.current().await?, Credential::Current)?;
+        Ok(match self.strategy_for(&current) {
+            Strategy::Single => {
+                check_name(&current.username, self.dialect.name_limit(&current))?;
+                current
+            }
+            Strategy::Alternating => {
+                if current.masterarn.is_none() {
+                    return Err(missing_masterarn());
+                }
+                let limit = self.dialect.clone_limit(&current, &self.options);
+                let alt = alt_username(&current.username, limit)?;
+                current.with_username(&alt)
+            }
+        })
+    }
+
+    async fn set_single(
+        &self,
+        versions: &Versions<'_>,
+        current: &DbSecret<D::Engine>,
+        pending: &DbSecret<D::Engine>,
+    ) -> Result<(), DbError> {
+        if pending.username != current.username || pending.host != current.host {
+            return Err(DbError::rejected(
+                ErrorKind::InvalidSecret,
+                format!(
+                    "Attempting to modify user {} other than current user {}",
+                    pending.username, current.username
+                ),
+            ));
+        }
+        check_name(&pending.username, self.dialect.name_limit(pending))?;
+        // Current first: on the normal path it is the one that works, so a rotation
+        // leaves no failed login in the server's log (ARCHITECTURE.md, "No failed login on the normal path").
+        let mut failures = Vec::new();
+        match self.dialect.connect(current, Credential::Current).await {
+            Ok(session) => return self.dialect.change_own_password(session, pending).await,
+            Err(DbError::Login(e)) => failures.push(e),
+            Err(e) => return Err(e),
+        }
+        // A retry after the password already changed.
+        match self.dialect.connect(pending, Credential::Pending).await {
+            Ok(session) => {
+                self.dialect.close(session).await;
+                tracing::info!(user = %pending.username, "the pending credentials already log in: nothing to change");
+                return Ok(());
+            }
+            Err(DbError::Login(e)) => failures.push(e),
+            Err(e) => return Err(e),
+        }
+        if let Some(prev) = versions.previous().await? {
+            let mut prev: DbSecret<D::Engine> = parse(prev, Credential::Previous)?;
+            // As AWS: the previous secret is used with the current `ssl`, and must be
+            // the same user on the same host.
+            prev.ssl = current.ssl;
+            if prev.username == current.username && prev.host == current.host {
+                match self.dialect.connect(&prev, Credential::Previous).await {
+                    Ok(session) => {
+                        return self.dialect.change_own_password(session, pending).await;
+                    }
+                    Err(DbError::Login(e)) => failures.push(e),
+                    Err(e) => return Err(e),
+                }
+            }
+        }
+        Err(DbError::NoLogin {
+            message: format!(
+                "Unable to log into database with previous, current, or pending secret of secret arn {}",
+                versions.arn()
+            ),
+            failures,
+        })
+    }
+
+    async fn set_alternating(
+        &self,
+        versions: &Versions<'_>,
+        current: &DbSecret<D::Engine>,
+        pending: &DbSecret<D::Engine>,
+    ) -> Result<(), DbError> {
+        let masterarn = current.masterarn.clone().ok_or_else(missing_masterarn)?;
+        let expected = alt_username(&current.username, self.dialect.name_limit(current))?;
+        if pending.username != expected || pending.host != current.host {
+            return Err(DbError::rejected(
+                ErrorKind::InvalidSecret,
+                format!(
+                    "Attempting to modify user {} other than current user or clone {}",
+                    pending.username, current.username
+                ),
+            ));
+        }
+        // Current first: whoever can write this secret must also hold a working
+        // credential for the database before the master acts for them.
+        let session = self
+            .dialect
+            .connect(current, Credential::Current)
+            .await
+            .map_err(|e| {
+                DbError::step(
+                    format!(
+                        "Unable to log into database using current credentials for secret {}",
+                        versions.arn()
+                    ),
+                    e,
+                )
+            })?;
+        let account = self.dialect.current_account(session, current).await?;
+
+        let master_version = versions.other_secret(&masterarn).await?;
+        let mut master =
+            DbSecret::<D::Engine>::parse(&master_version.payload).map_err(|error| {
+                let hint = match error {
+                    SecretError::Missing(_) | SecretError::Engine { .. } => {
+                        "; an RDS-managed master secret holds only username and password: add host, port and engine keys to it"
+                    }
+                    _ => "",
+                };
+                DbError::rejected(
+                    ErrorKind::InvalidSecret,
+                    format!("the master secret {masterarn} is not usable: {error}{hint}"),
+                )
+            })?;
+        master.dbname = current.dbname.clone();
+        if master.host != current.host {
+            return Err(DbError::rejected(
+                ErrorKind::InvalidSecret,
+                format!(
+                    "Current database host {} is not the same host as/rds replica of master {}",
+                    current.host, master.host
+                ),
+            ));
+        }
+        let session = self
+            .dialect
+            .connect(&master, Credential::Master)
+            .await
+            .map_err(|e| {
+                DbError::step(
+                    format!(
+                        "Unable to log into database using credentials in master secret {masterarn}"
+                    ),
+                    e,
+                )
+            })?;
+        self.dialect.ensure_pair(session, pending, account).await
+    }
+
+    async fn set_db(&self, versions: &Versions<'_>) -> Result<(), DbError> {
+        let current = parse(versions.current().await?, Credential::Current)?;
+        let pending = parse(versions.pending().await?, Credential::Pending)?;
+        match self.strategy_for(&current) {
+            Strategy::Single => self.set_single(versions, &current, &pending).await,
+            Strategy::Alternating => self.set_alternating(versions, &current, &pending).await,
+        }
+    }
+
+    async fn test_db(&self, versions: &Versions<'_>) -> Result<(), DbError> {
+        let pending = parse(versions.pending().await?, Credential::Pending)?;
+        let message = || {
+            format!(
+                "Unable to log into database with pending secret of secret ARN {}",
+                versions.arn()
+            )
+        };
+        let session = self
+            .dialect
+            .connect(&pending, Credential::Pending)
+            .await
+            .map_err(|e| DbError::step(message(), e))?;
+        let strategy = self.strategy_for(&pending);
+        match self.dialect.test_pending(session, &pending, strategy).await {
+            Err(e @ DbError::Sql { .. }) => Err(DbError::step(message(), e)),
+            other => other,
+        }
+    }
+
+    /// Whether `value` logs in (fresh connection, a trivial query): `Ok(false)` when the
+    /// server refuses the credentials, `Err` when the check could not run.
+    pub async fn login_works(&self, value: &SecretPayload) -> Result<bool, DbError> {
+        let secret = DbSecret::<D::Engine>::parse(value)
+            .map_err(|error| DbError::secret(Credential::Given, error))?;
+        match self.dialect.connect(&secret, Credential::Given).await {
+            Ok(session) => {
+                self.dialect.probe(session).await?;
+                Ok(true)
+            }
+            Err(e) if e.is_auth_refused() => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+}
+
+#[async_trait]
+impl<D: Dialect> Rotator for DbRotator<D> {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    async fn next_value(&self, versions: &Versions<'_>) -> Result<SecretPayload, RotatorError> {
+        let next = self.next(versions).await?;
+        Ok(next
+            .with_password(versions.new_password().await?)
+            .to_payload())
+    }
+
+    async fn set(&self, versions: &Versions<'_>) -> Result<(), RotatorError> {
+        Ok(self.set_db(versions).await?)
+    }
+
+    async fn test(&self, versions: &Versions<'_>) -> Result<(), RotatorError> {
+        Ok(self.test_db(versions).await?)
+    }
+}
+
+#[async_trait]
+impl<D: Dialect> LoginProbe for DbRotator<D> {
+    async fn accepts(&self, value: &SecretPayload) -> Result<bool, RotatorError> {
+        Ok(self.login_works(value).await?)
+    }
+}
