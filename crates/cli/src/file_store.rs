@@ -1,29 +1,37 @@
 //! The development store: a JSON file of secrets with the in-memory store's semantics.
 //!
-//! Every call takes an exclusive advisory lock on `<file>.lock`, loads the file into a
-//! [`MemoryStore`], runs the operation there (so the semantics are exactly the
-//! in-memory store's, which the core's contract suite proves faithful to the
-//! service), and writes the file back only when something changed. Writes are crash
-//! safe: a temporary file in the same directory (mode 0600), `fsync`, `rename` over the
-//! old file, `fsync` of the directory. Values are stored in plaintext: this store is for
-//! a developer's machine, never for real secrets.
+//! [`FileLayer`] is a [`StoreLayer`]: every call takes an exclusive advisory lock on
+//! `<file>.lock`, loads the file into a [`MemoryStore`], runs the operation there (so the
+//! semantics are exactly the in-memory store's, which the core's contract suite proves
+//! faithful to the service), and writes the file back when the operation writes and
+//! succeeded. Writes are crash safe: a temporary file in the same directory (mode 0600),
+//! `fsync`, `rename` over the old file, `fsync` of the directory. Values are stored in
+//! plaintext: this store is for a developer's machine, never for real secrets.
 
 use std::fs::{self, DirBuilder, File, OpenOptions};
 use std::io::{self, Write};
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
-use async_trait::async_trait;
-use rotwise_core::password::PasswordPolicy;
 use rotwise_core::store::{
-    CreateSecret, MemoryStore, PutOutput, PutSecretValue, SecretDescription, SecretStore,
-    SecretVersion, StoreError, StoreErrorKind, UpdateVersionStage, VersionSummary,
+    Layered, MemoryStore, Operation, SecretStore, StoreCall, StoreError, StoreErrorKind,
+    StoreFuture, StoreLayer,
 };
-use secrecy::SecretString;
 
-/// A [`SecretStore`] kept in a local JSON file.
+/// The file store as a [`SecretStore`].
+pub type FileStore = Layered<FileLayer>;
+
+/// Open the store at `path`, creating the directory (0700) and an empty store file (0600)
+/// on first use.
+pub fn open(path: PathBuf) -> Result<FileStore, StoreError> {
+    FileLayer::open(path).map(Layered)
+}
+
+/// A local JSON file of secrets, as a [`StoreLayer`] around a [`MemoryStore`] loaded for
+/// each call.
 #[derive(Debug)]
-pub struct FileStore {
+pub struct FileLayer {
     path: PathBuf,
     lock_path: PathBuf,
 }
@@ -55,10 +63,10 @@ pub fn default_path() -> Option<PathBuf> {
     })
 }
 
-impl FileStore {
+impl FileLayer {
     /// Open the store at `path`, creating the directory (0700) and an empty store file
     /// (0600) on first use.
-    pub fn open(path: PathBuf) -> Result<FileStore, StoreError> {
+    pub fn open(path: PathBuf) -> Result<FileLayer, StoreError> {
         const OP: &str = "OpenStore";
         let mut lock_name = path.file_name().unwrap_or_default().to_os_string();
         lock_name.push(".lock");
@@ -72,17 +80,12 @@ impl FileStore {
                 .create(dir)
                 .map_err(|e| io_err(OP, "create the directory", dir, e))?;
         }
-        let store = FileStore { path, lock_path };
+        let store = FileLayer { path, lock_path };
         let _guard = store.lock()?;
         if !store.path.exists() {
             store.save(&MemoryStore::new())?;
         }
         Ok(store)
-    }
-
-    /// The file's path.
-    pub fn path(&self) -> &Path {
-        &self.path
     }
 
     fn lock(&self) -> Result<File, StoreError> {
@@ -188,70 +191,35 @@ impl FileStore {
     }
 }
 
-/// Lock, load, run `$body` on the loaded store `$mem`, save when it changed.
-macro_rules! transact {
-    ($self:ident, |$mem:ident| $body:expr) => {{
-        let _guard = $self.lock()?;
-        let $mem = $self.load()?;
-        let before = $mem.snapshot();
-        let result = $body;
-        if $mem.snapshot() != before {
-            $self.save(&$mem)?;
-        }
-        result
-    }};
-}
-
-#[async_trait]
-impl SecretStore for FileStore {
-    async fn describe_secret(&self, secret_id: &str) -> Result<SecretDescription, StoreError> {
-        transact!(self, |m| m.describe_secret(secret_id).await)
-    }
-
-    async fn get_secret_value(
-        &self,
-        secret_id: &str,
-        version_id: Option<&str>,
-        stage: Option<&str>,
-    ) -> Result<SecretVersion, StoreError> {
-        transact!(self, |m| m
-            .get_secret_value(secret_id, version_id, stage)
-            .await)
-    }
-
-    async fn put_secret_value(&self, input: PutSecretValue) -> Result<PutOutput, StoreError> {
-        transact!(self, |m| m.put_secret_value(input).await)
-    }
-
-    async fn update_secret_version_stage(
-        &self,
-        input: UpdateVersionStage,
-    ) -> Result<(), StoreError> {
-        transact!(self, |m| m.update_secret_version_stage(input).await)
-    }
-
-    async fn get_random_password(
-        &self,
-        policy: &PasswordPolicy,
-    ) -> Result<SecretString, StoreError> {
-        MemoryStore::new().get_random_password(policy).await
-    }
-
-    async fn create_secret(&self, input: CreateSecret) -> Result<PutOutput, StoreError> {
-        transact!(self, |m| m.create_secret(input).await)
-    }
-
-    async fn list_secret_version_ids(
-        &self,
-        secret_id: &str,
-    ) -> Result<Vec<VersionSummary>, StoreError> {
-        transact!(self, |m| m.list_secret_version_ids(secret_id).await)
+impl StoreLayer for FileLayer {
+    /// Lock, load, run the call on the loaded store, save when the operation writes and
+    /// succeeded, unlock. `GetRandomPassword` reads no secret: it runs on an empty store
+    /// without touching the file.
+    fn around<'a, T: Send + 'a>(
+        &'a self,
+        op: Operation,
+        call: StoreCall<'a, T>,
+    ) -> StoreFuture<'a, T> {
+        Box::pin(async move {
+            if op == Operation::GetRandomPassword {
+                return call(Arc::new(MemoryStore::new())).await;
+            }
+            let _guard = self.lock()?;
+            let memory = Arc::new(self.load()?);
+            let result = call(memory.clone() as Arc<dyn SecretStore>).await;
+            if op.writes() && result.is_ok() {
+                self.save(&memory)?;
+            }
+            result
+        })
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use rotwise_core::password::PasswordPolicy;
+    use rotwise_core::store::{CreateSecret, PutSecretValue};
     use std::os::unix::fs::PermissionsExt;
 
     fn temp_path() -> PathBuf {
@@ -264,7 +232,7 @@ mod tests {
     #[tokio::test]
     async fn persists_with_private_modes() {
         let path = temp_path();
-        let store = FileStore::open(path.clone()).unwrap();
+        let store = open(path.clone()).unwrap();
         let mode = |p: &Path| fs::metadata(p).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode(&path), 0o600);
         assert_eq!(mode(path.parent().unwrap()), 0o700);
@@ -277,8 +245,8 @@ mod tests {
             })
             .await
             .unwrap();
-        let token = store.begin_rotation("x").unwrap();
-        let again = FileStore::open(path.clone()).unwrap();
+        let token = store.0.begin_rotation("x").unwrap();
+        let again = open(path.clone()).unwrap();
         let d = again.describe_secret("x").await.unwrap();
         assert!(d.has_stage(&token, "AWSPENDING"));
         assert_eq!(mode(&path), 0o600);
@@ -291,10 +259,35 @@ mod tests {
     #[tokio::test]
     async fn reads_do_not_rewrite() {
         let path = temp_path();
-        let store = FileStore::open(path.clone()).unwrap();
+        let store = open(path.clone()).unwrap();
         let before = fs::metadata(&path).unwrap().modified().unwrap();
         assert!(store.describe_secret("nope").await.is_err());
         assert_eq!(fs::metadata(&path).unwrap().modified().unwrap(), before);
+        fs::remove_dir_all(path.parent().unwrap().parent().unwrap()).unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_failed_write_leaves_the_file_alone() {
+        let path = temp_path();
+        let store = open(path.clone()).unwrap();
+        let before = fs::read(&path).unwrap();
+        let put = store
+            .put_secret_value(PutSecretValue {
+                secret_id: "nope".into(),
+                token: uuid::Uuid::new_v4().to_string(),
+                payload: "v".into(),
+                stages: vec!["AWSCURRENT".into()],
+                rotation_token: None,
+            })
+            .await;
+        assert!(put.unwrap_err().is_not_found());
+        assert_eq!(fs::read(&path).unwrap(), before);
+        // GetRandomPassword does not read the file: it works even on a corrupt one.
+        fs::write(&path, "not a store").unwrap();
+        let policy = PasswordPolicy::default();
+        assert!(store.get_random_password(&policy).await.is_ok());
+        let e = store.describe_secret("x").await.unwrap_err();
+        assert!(e.message.contains("is not a rotwise store"), "{e}");
         fs::remove_dir_all(path.parent().unwrap().parent().unwrap()).unwrap();
     }
 }

@@ -5,13 +5,15 @@
 //! key (absent: TLS when it works, else plaintext with a warning), trust roots from
 //! `ROTATION_CA_FILE`, the connect timeout.
 
-use rotwise_core::SecretString;
+use rotwise_core::{ErrorKind, RotatorError, SecretString};
 use rotwise_mysql::mysql_async::prelude::Queryable;
 use rotwise_mysql::mysql_async::{self, Conn};
 use rotwise_mysql::sql::{self, Flavor, Literals, Server};
 use rotwise_mysql::{MysqlRotator, MysqlSecret};
 use secrecy::ExposeSecret;
 use serde_json::{Value, json};
+
+use crate::error::CliError;
 
 /// Where and as whom the admin logs in.
 pub struct Admin {
@@ -34,7 +36,7 @@ impl Admin {
         })
     }
 
-    fn secret(&self) -> Result<MysqlSecret, String> {
+    fn secret(&self) -> Result<MysqlSecret, RotatorError> {
         let v = json!({
             "engine": "mysql",
             "host": self.host,
@@ -42,25 +44,28 @@ impl Admin {
             "username": self.user,
             "password": self.password.expose_secret(),
         });
-        MysqlSecret::parse_str(&v.to_string()).map_err(|e| e.to_string())
+        MysqlSecret::parse_str(&v.to_string())
+            .map_err(|e| RotatorError::new(ErrorKind::InvalidSecret, e.to_string()))
     }
 
     /// Log in as the admin.
-    pub async fn connect(&self, rotator: &MysqlRotator) -> Result<Conn, String> {
-        rotator
-            .connect(&self.secret()?)
-            .await
-            .map_err(|e| e.to_string())
+    pub async fn connect(&self, rotator: &MysqlRotator) -> Result<Conn, RotatorError> {
+        Ok(rotator.connect(&self.secret()?).await?)
     }
 }
 
 /// A statement's error without the statement: a server error keeps its code and state
 /// only, because the server's message may quote the statement (and the password hash).
-fn reason(e: &mysql_async::Error) -> String {
-    match e {
+/// The kind is the engine's classification ([`rotwise_mysql::statement_kind`]).
+fn failed(context: String, e: &mysql_async::Error) -> CliError {
+    let reason = match e {
         mysql_async::Error::Server(s) => format!("server error {} (SQLSTATE {})", s.code, s.state),
         other => other.to_string(),
-    }
+    };
+    CliError::target(
+        context,
+        RotatorError::new(rotwise_mysql::statement_kind(e), reason),
+    )
 }
 
 /// The demo user that was created.
@@ -79,16 +84,16 @@ pub async fn create_user(
     conn: &mut Conn,
     user: &str,
     password: &SecretString,
-) -> Result<Demo, String> {
+) -> Result<Demo, CliError> {
     let version: String = conn
         .query_first("SELECT VERSION()")
         .await
-        .map_err(|e| format!("SELECT VERSION(): {}", reason(&e)))?
+        .map_err(|e| failed("SELECT VERSION()".into(), &e))?
         .unwrap_or_default();
     let sql_mode: String = conn
         .query_first("SELECT @@SESSION.sql_mode")
         .await
-        .map_err(|e| format!("SELECT @@SESSION.sql_mode: {}", reason(&e)))?
+        .map_err(|e| failed("SELECT @@SESSION.sql_mode".into(), &e))?
         .unwrap_or_default();
     let server = Server::parse(&version);
     let plugin = match server.flavor {
@@ -107,7 +112,7 @@ pub async fn create_user(
     );
     conn.query_drop(statement.text())
         .await
-        .map_err(|e| format!("cannot create user {user}: {}", reason(&e)))?;
+        .map_err(|e| failed(format!("cannot create user {user}"), &e))?;
     Ok(Demo {
         engine: match server.flavor {
             Flavor::Mariadb => "mariadb",

@@ -4,9 +4,13 @@
 
 use std::str::FromStr;
 
-use rotwise_postgres::tokio_postgres::Config;
+use rotwise_core::RotatorError;
+use rotwise_postgres::sql::{quote_ident, quote_literal};
+use rotwise_postgres::tokio_postgres::{Client, Config};
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Value, json};
+
+use crate::error::CliError;
 
 /// Where and as whom to log in.
 pub struct Target {
@@ -51,7 +55,24 @@ impl Target {
     }
 }
 
-/// Quote an identifier.
-pub fn quote_ident(name: &str) -> String {
-    format!("\"{}\"", name.replace('"', "\"\""))
+/// `CREATE ROLE role LOGIN PASSWORD …` on the server `client` is logged in to. The server
+/// only ever sees a SCRAM verifier, so the statement log holds no password. A missing
+/// privilege (SQLSTATE 42501) is [`rotwise_core::ErrorKind::Permission`].
+pub async fn create_role(
+    client: &Client,
+    role: &str,
+    password: &SecretString,
+) -> Result<(), CliError> {
+    let verifier = rotwise_postgres::sql::scram_verifier(password);
+    let sql = format!(
+        "CREATE ROLE {} LOGIN PASSWORD {}",
+        quote_ident(role),
+        quote_literal(&verifier)
+    );
+    client.batch_execute(&sql).await.map_err(|e| {
+        CliError::target(
+            format!("cannot create role {role}"),
+            RotatorError::new(rotwise_postgres::statement_kind(&e), e.to_string()),
+        )
+    })
 }

@@ -815,3 +815,247 @@ async fn mysql_init_demo_then_rotate_changes_the_real_password() {
     )
     .await;
 }
+
+// ------------------------------------------------------------------------------------------------
+// Exit codes by kind (docs/src/guides/cli.md, "Exit codes").
+
+/// The AWSCURRENT version of `name` in the store file: its id and its value.
+fn stored_current_version(store: &Path, name: &str) -> (String, Value) {
+    let doc: Value = serde_json::from_slice(&std::fs::read(store).unwrap()).unwrap();
+    let secret = doc["secrets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == name)
+        .unwrap();
+    let v = secret["versions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|v| {
+            v["stages"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|s| s == "AWSCURRENT")
+        })
+        .unwrap();
+    let value = serde_json::from_str(v["secret_string"].as_str().unwrap()).unwrap();
+    (v["id"].as_str().unwrap().to_string(), value)
+}
+
+/// A local TCP port nothing listens on: bound, then released.
+fn closed_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    drop(listener);
+    port
+}
+
+/// The private PostgreSQL's port.
+fn pg_port(pg: &rotwise_test_services::PgService) -> u16 {
+    pg.admin_config()
+        .get_ports()
+        .first()
+        .copied()
+        .unwrap_or(5432)
+}
+
+fn pg_secret(port: u16, user: &str, password: &str) -> String {
+    serde_json::json!({
+        "engine": "postgres", "host": "127.0.0.1", "port": port, "username": user,
+        "password": password, "dbname": "postgres",
+    })
+    .to_string()
+}
+
+/// `rotate` failed at setSecret with `code`: the rotation's pending version is left for
+/// `--resume`, AWSCURRENT (version and value) is unchanged, and no value is printed.
+fn assert_rotation_failed(s: &Store, name: &str, env: &[(&str, &str)], code_: i32, kind: &str) {
+    let (current_id, current) = stored_current_version(&s.file, name);
+    let store_arg = s.file.to_str().unwrap();
+    let out = run_with(&["--store", store_arg, "rotate", name], env);
+    let err = stderr(&out);
+    assert_eq!(
+        code(&out),
+        code_,
+        "stdout:\n{}\nstderr:\n{err}",
+        stdout(&out)
+    );
+    assert!(
+        err.contains("failed at setSecret") && err.contains("--resume"),
+        "{err}"
+    );
+    assert_eq!(
+        stored_current_version(&s.file, name),
+        (current_id.clone(), current.clone()),
+        "AWSCURRENT must not change"
+    );
+    let password = current["password"].as_str().unwrap();
+    assert!(!err.contains(password) && !stdout(&out).contains(password));
+    // The same failure with --json (resuming the pending version): the error's kind.
+    let out = run_with(
+        &["--store", store_arg, "--json", "rotate", name, "--resume"],
+        env,
+    );
+    assert_eq!(code(&out), code_, "{}", stderr(&out));
+    let r = json_out(&out);
+    assert_eq!(r["ok"], false, "{r}");
+    assert_eq!(r["error"]["step"], "setSecret", "{r}");
+    assert_eq!(r["error"]["kind"], kind, "{r}");
+    assert_eq!(stored_current_version(&s.file, name), (current_id, current));
+}
+
+/// `doctor` on an alternating secret whose master secret `master` does not log in: the
+/// finding `master_login_failed` with the fix hint for the failure's kind; nothing changes.
+fn assert_master_hint(s: &Store, master: &str, env: &[(&str, &str)], hint: &str) {
+    let user = "rotwise_alt";
+    let f = s.json_file(
+        "alt.json",
+        &serde_json::json!({
+            "engine": "postgres", "host": "127.0.0.1", "username": user,
+            "password": "canary-alt-pw", "masterarn": "master",
+        })
+        .to_string(),
+    );
+    ok(&s.run(&["put", "alt", "--from-json", f.to_str().unwrap()]));
+    let f = s.json_file("master.json", master);
+    ok(&s.run(&["put", "master", "--from-json", f.to_str().unwrap()]));
+    let before = s.bytes();
+    let args = [
+        "--store",
+        s.file.to_str().unwrap(),
+        "doctor",
+        "alt",
+        "--json",
+    ];
+    let out = run_with(&args, env);
+    assert_eq!(code(&out), 1, "{}", stderr(&out));
+    let r = json_out(&out);
+    let finding = r["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["code"] == "master_login_failed")
+        .unwrap_or_else(|| panic!("master_login_failed in {r}"));
+    let fix = finding["fix"].as_str().unwrap();
+    assert!(fix.contains(hint), "{hint:?} in {fix:?}");
+    assert!(!r.to_string().contains("canary"), "{r}");
+    assert_eq!(s.bytes(), before, "doctor without --fix changes nothing");
+}
+
+#[test]
+fn unreachable_target_exits_3() {
+    let s = Store::new();
+    let port = closed_port();
+    let f = s.json_file("db.json", &pg_secret(port, "app", "canary-unreachable-pw"));
+    ok(&s.run(&["put", "db", "--from-json", f.to_str().unwrap()]));
+    let env = [("ROTATION_CONNECT_TIMEOUT_MS", "2000")];
+    assert_rotation_failed(&s, "db", &env, 3, "TargetUnreachable");
+    let master = pg_secret(port, "master_user", "canary-master-pw");
+    assert_master_hint(&s, &master, &env, "\"port\"");
+}
+
+#[tokio::test]
+async fn refused_current_password_exits_4() {
+    let Some(pg) = rotwise_test_services::require_pg() else {
+        return;
+    };
+    let role = rotwise_test_services::unique_name("rw_cli_refused");
+    let real_pw = uuid::Uuid::new_v4().simple().to_string();
+    pg.admin()
+        .await
+        .batch_execute(&format!("CREATE ROLE {role} LOGIN PASSWORD '{real_pw}'"))
+        .await
+        .unwrap();
+    let (role2, pg2) = (role.clone(), pg.clone());
+    rotwise_test_services::run_then_cleanup(
+        async move {
+            let s = Store::new();
+            let port = pg_port(&pg);
+            let wrong = pg_secret(port, &role, "canary-wrong-pw");
+            let f = s.json_file("db.json", &wrong);
+            ok(&s.run(&["put", "db", "--from-json", f.to_str().unwrap()]));
+            let ca = pg.ca.to_str().unwrap().to_string();
+            let env = [("ROTATION_CA_FILE", ca.as_str())];
+            assert_rotation_failed(&s, "db", &env, 4, "LoginRefused");
+            assert_master_hint(&s, &wrong, &env, "changed outside rotation");
+            pg.connect_as(&role, &real_pw)
+                .await
+                .expect("the role's real password is unchanged");
+        },
+        async move {
+            let _ = pg2
+                .admin()
+                .await
+                .batch_execute(&format!("DROP ROLE IF EXISTS {role2}"))
+                .await;
+        },
+    )
+    .await;
+}
+
+#[test]
+fn tls_verification_failure_exits_5() {
+    let Some(pg) = rotwise_test_services::require_pg() else {
+        return;
+    };
+    let s = Store::new();
+    // No such role: TLS fails before authentication, so no login is ever tried.
+    let secret = pg_secret(pg_port(&pg), "rotwise_tls_nobody", "canary-tls-pw");
+    let f = s.json_file("db.json", &secret);
+    ok(&s.run(&["put", "db", "--from-json", f.to_str().unwrap()]));
+    let other_ca = pg.other_ca.to_str().unwrap();
+    let env = [
+        ("ROTATION_TLS_MODE", "verify-full"),
+        ("ROTATION_CA_FILE", other_ca),
+    ];
+    assert_rotation_failed(&s, "db", &env, 5, "TlsFailed");
+    assert_master_hint(&s, &secret, &env, "ROTATION_CA_FILE");
+}
+
+#[test]
+fn invalid_secret_or_configuration_exits_2_and_changes_nothing() {
+    let s = Store::new();
+    let secrets = [
+        (
+            "no-password",
+            r#"{"engine":"postgres","host":"127.0.0.1","username":"app"}"#,
+        ),
+        (
+            "bad-port",
+            r#"{"engine":"postgres","host":"127.0.0.1","port":"fifty","username":"app","password":"canary-pw-6"}"#,
+        ),
+        (
+            "mysql-no-host",
+            r#"{"engine":"mysql","username":"app","password":"canary-pw-7"}"#,
+        ),
+    ];
+    for (name, value) in secrets {
+        let f = s.json_file("v.json", value);
+        ok(&s.run(&["put", name, "--from-json", f.to_str().unwrap()]));
+    }
+    let f = s.json_file("ok.json", PG_LIKE);
+    ok(&s.run(&["put", "good", "--from-json", f.to_str().unwrap()]));
+    let before = s.bytes();
+    let store_arg = s.file.to_str().unwrap();
+    // (secret, environment, expected in the message)
+    let no_env: &[(&str, &str)] = &[];
+    let mut cases = secrets.map(|(name, _)| (name, no_env, "engine ")).to_vec();
+    cases.push((
+        "good",
+        &[("ROTATION_TLS_MODE", "loose")],
+        "ROTATION_TLS_MODE",
+    ));
+    cases.push(("good", &[("PASSWORD_LENGTH", "0")], "PASSWORD_LENGTH"));
+    for (name, env, expect) in cases {
+        let out = run_with(&["--store", store_arg, "rotate", name], env);
+        let err = stderr(&out);
+        assert_eq!(code(&out), 2, "{name} {env:?}: {err}");
+        assert!(err.contains(expect), "{name}: {expect:?} in {err}");
+        for canary in ["canary-pw-1", "canary-pw-6", "canary-pw-7"] {
+            assert!(!err.contains(canary) && !stdout(&out).contains(canary));
+        }
+        assert_eq!(s.bytes(), before, "{name} {env:?} changed the store");
+    }
+}

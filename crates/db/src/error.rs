@@ -184,10 +184,16 @@ mod tests {
         );
         let e = DbError::NoLogin {
             message: "Unable to log into database".into(),
-            failures: vec![login(LoginFailure::Unreachable), login(LoginFailure::Refused)],
+            failures: vec![
+                login(LoginFailure::Unreachable),
+                login(LoginFailure::Refused),
+            ],
         };
         assert_eq!(e.kind(), ErrorKind::Unreachable);
-        assert!(e.to_string().starts_with("Unable to log into database: login with the current"));
+        assert!(
+            e.to_string()
+                .starts_with("Unable to log into database: login with the current")
+        );
         let e = DbError::step("outer", DbError::from(login(LoginFailure::Refused)));
         assert_eq!(e.kind(), ErrorKind::LoginRefused);
         assert!(e.is_auth_refused());

@@ -104,7 +104,8 @@ impl DbOptions {
                 }
             },
         };
-        let username_limit = match username_limit_var.and_then(|var| Some((var, env.get_set(var)?))) {
+        let username_limit = match username_limit_var.and_then(|var| Some((var, env.get_set(var)?)))
+        {
             None => None,
             Some((var, v)) => match v.parse::<u32>() {
                 Ok(n) if n > 0 => Some(n as usize),
@@ -156,7 +157,10 @@ mod tests {
         assert_eq!(o.username_limit, Some(32));
         // An engine without a limit variable ignores it.
         let env = Env::from_pairs([("USERNAME_CHARACTER_LIMIT", "-1")]);
-        assert_eq!(DbOptions::from_env(&env, None).unwrap().username_limit, None);
+        assert_eq!(
+            DbOptions::from_env(&env, None).unwrap().username_limit,
+            None
+        );
     }
 
     #[test]

@@ -112,7 +112,10 @@ pub struct DbRotator<D: Dialect> {
     name: String,
 }
 
-fn parse<E: Engine>(version: &SecretVersion, credential: Credential) -> Result<DbSecret<E>, DbError> {
+fn parse<E: Engine>(
+    version: &SecretVersion,
+    credential: Credential,
+) -> Result<DbSecret<E>, DbError> {
     DbSecret::parse(&version.payload).map_err(|error| DbError::secret(credential, error))
 }
 
@@ -141,8 +144,12 @@ impl<D: Dialect> DbRotator<D> {
         let options = DbOptions::from_env(env, D::USERNAME_LIMIT_VAR)?;
         tracing::info!(
             engine = D::NAME,
-            strategy = options.strategy.map_or("unset (masterarn decides)", Strategy::as_str),
-            tls = options.tls.map_or("unset (the secret's ssl key decides)", TlsMode::as_str),
+            strategy = options
+                .strategy
+                .map_or("unset (masterarn decides)", Strategy::as_str),
+            tls = options
+                .tls
+                .map_or("unset (the secret's ssl key decides)", TlsMode::as_str),
             ca_file = options.ca_file.as_deref().map(|p| p.display().to_string()),
             connect_timeout_ms = options.connect_timeout.as_millis() as u64,
             username_limit = options.username_limit,

@@ -1,6 +1,7 @@
-//! The benchmark of a Lambda zip against DESIGN 5.1's targets (feature `test-support`),
-//! shared by the engines' `examples/bench.rs`: each supplies a [`Fixture`] for its private
-//! test server and calls [`main`].
+//! The benchmark of a Lambda zip against the project's performance targets (the target
+//! column of `docs/src/performance.md`, which `scripts/bench` writes), shared by the
+//! engines' `examples/bench.rs`: each supplies a [`Fixture`] for its private test server
+//! and calls [`main`].
 //!
 //! For each zip (default: `dist/<engine>/bootstrap.zip`) and each strategy, the zip's
 //! `bootstrap` runs as a process under the local Lambda Runtime API, with Secrets Manager
@@ -19,7 +20,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use rotwise_core::BoxError;
+use crate::Error;
 use rotwise_core::store::{AWSCURRENT, AwsStore, MemoryStore, SecretStore};
 
 use crate::harness::{Fixture, Harness, STEPS, credentials_in, users_of};
@@ -62,7 +63,7 @@ async fn bench<F: Fixture>(
     strategy: &'static str,
     rotations: usize,
     batches: &[usize],
-) -> Result<Run, BoxError> {
+) -> Result<Run, Error> {
     let user = fx.unique_name("rw_bench");
     let master = fx.unique_name("rw_bench_m");
     let users = users_of(&user, &master);
@@ -140,7 +141,7 @@ async fn bench<F: Fixture>(
             fx.login(&u, &p).await?;
             logins.push(started.elapsed());
         }
-        Ok::<_, BoxError>(Run {
+        Ok::<_, Error>(Run {
             strategy,
             init,
             cold_steps: cold.steps,
@@ -177,7 +178,7 @@ async fn back_to_back<F: Fixture>(
     fx: &F,
     strategy: &'static str,
     n: usize,
-) -> Result<Duration, BoxError> {
+) -> Result<Duration, Error> {
     let mut users = Vec::new();
     let result = async {
         let store = Arc::new(MemoryStore::new());
@@ -210,7 +211,7 @@ async fn back_to_back<F: Fixture>(
         }
         let total = started.elapsed();
         h.process.stop().await;
-        Ok::<_, BoxError>(total)
+        Ok::<_, Error>(total)
     }
     .await;
     fx.drop_users(&users).await;
@@ -227,7 +228,7 @@ fn print_table(engine: &str, what: &str, zip_size: Option<u64>, runs: &[Run]) {
         None => println!("### {engine}: {what} (zip not built)"),
     }
     println!();
-    let mut header = format!("| {:<46} | {:<38} |", "metric", "target (DESIGN 5.1)");
+    let mut header = format!("| {:<46} | {:<38} |", "metric", "target");
     let mut rule = format!("|{}|{}|", "-".repeat(48), "-".repeat(40));
     for r in runs {
         header.push_str(&format!(" {:<26} |", r.strategy));
@@ -323,7 +324,7 @@ fn print_table(engine: &str, what: &str, zip_size: Option<u64>, runs: &[Run]) {
 /// # Errors
 ///
 /// Bad arguments, no zip and no `--bin`, or a rotation that failed.
-pub async fn main<F: Fixture>(fx: F) -> Result<(), BoxError> {
+pub async fn main<F: Fixture>(fx: F) -> Result<(), Error> {
     let mut zips = Vec::new();
     let mut bin = None;
     let mut rotations = None;

@@ -1,5 +1,5 @@
 //! A local Lambda Runtime API and a harness that runs a Lambda binary as a real process
-//! against it (feature `test-support`).
+//! against it.
 //!
 //! The API implements what a custom runtime uses:
 //!

@@ -1,20 +1,23 @@
-//! What every engine's end-to-end test and benchmark shares (feature `test-support`): the
-//! built binary under the local [`RuntimeApi`], Secrets Manager served by the test kit's
-//! [`LocalEndpoint`] over a [`MemoryStore`], the engine-independent end-to-end checks, and
-//! the [`Fixture`] an engine implements to make users on its private test server.
+//! What every engine's end-to-end test and benchmark shares: the built binary under the
+//! local [`RuntimeApi`], Secrets Manager served by the test kit's [`LocalEndpoint`] over a
+//! [`MemoryStore`], the engine-independent end-to-end checks (invalid events, a bad
+//! environment, offline init, and [`assert_error_types`]: the Lambda `errorType` of each
+//! failure class), and the [`Fixture`] an engine implements to make users on its private
+//! test server.
 
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 pub use async_trait::async_trait;
-use rotwise_core::BoxError;
+use rotwise_core::ErrorKind;
 use rotwise_core::store::{AWSCURRENT, AWSPENDING, AWSPREVIOUS, MemoryStore, SecretStore};
 use rotwise_testkit::endpoint::LocalEndpoint;
 use serde_json::{Value, json};
 
-use crate::emulator::{LambdaProcess, Outcome, RuntimeApi};
+use crate::Error;
+use crate::emulator::{ErrorReport, LambdaProcess, Outcome, RuntimeApi};
 
 /// The four steps, in order.
 pub const STEPS: [&str; 4] = ["createSecret", "setSecret", "testSecret", "finishSecret"];
@@ -37,18 +40,21 @@ pub trait Fixture: Send + Sync {
     fn secret_json(&self, user: &str, password: &str, masterarn: Option<&str>) -> String;
     /// The function's variables for this server (TLS mode, CA file).
     fn env(&self) -> Vec<(&'static str, String)>;
+    /// A CA file that did not sign the server's certificate: `verify-full` with it as
+    /// `ROTATION_CA_FILE` must fail (for [`assert_error_types`]).
+    fn untrusted_ca(&self) -> PathBuf;
     /// Create a login user with `password` (never in plaintext in the server's log).
-    async fn create_user(&self, name: &str, password: &str) -> Result<(), BoxError>;
+    async fn create_user(&self, name: &str, password: &str) -> Result<(), Error>;
     /// Create a master like RDS's (not a superuser) able to manage `user` and its clone.
-    async fn create_master(&self, name: &str, password: &str, user: &str) -> Result<(), BoxError>;
+    async fn create_master(&self, name: &str, password: &str, user: &str) -> Result<(), Error>;
     /// Drop these users (and their clones' leftovers) if they exist; errors are ignored.
     async fn drop_users(&self, names: &[String]);
     /// Log in once as `user` and disconnect.
-    async fn login(&self, user: &str, password: &str) -> Result<(), BoxError>;
+    async fn login(&self, user: &str, password: &str) -> Result<(), Error>;
     /// The end of the server's log now.
     fn log_mark(&self) -> Self::LogMark;
     /// Everything the server logged since `mark`, up to a fence statement run now.
-    async fn log_since(&self, mark: &Self::LogMark) -> Result<String, BoxError>;
+    async fn log_since(&self, mark: &Self::LogMark) -> Result<String, Error>;
     /// Failed logins of `user` in `log`.
     fn failed_logins(&self, log: &str, user: &str) -> usize;
     /// Connections `user` opened in `log` (PostgreSQL `log_connections`, MariaDB's general
@@ -105,7 +111,7 @@ impl Harness {
         bin: &Path,
         store: Arc<MemoryStore>,
         env: &[(&str, String)],
-    ) -> Result<Harness, BoxError> {
+    ) -> Result<Harness, Error> {
         let endpoint = LocalEndpoint::start(store)?;
         let api = RuntimeApi::start().await?;
         let mut all = vec![
@@ -142,8 +148,85 @@ impl Harness {
     ///
     /// When no outcome arrives within [`INVOKE_TIMEOUT`].
     pub async fn step(&self, step: &str, arn: &str, token: &str) -> Outcome {
+        self.try_step(step, arn, token).await.unwrap()
+    }
+
+    /// Invoke one step.
+    ///
+    /// # Errors
+    ///
+    /// When no outcome arrives within [`INVOKE_TIMEOUT`].
+    pub async fn try_step(&self, step: &str, arn: &str, token: &str) -> Result<Outcome, Error> {
         let event = json!({"Step": step, "SecretId": arn, "ClientRequestToken": token});
-        self.api.invoke(&event, INVOKE_TIMEOUT).await.unwrap()
+        Ok(self.api.invoke(&event, INVOKE_TIMEOUT).await?)
+    }
+
+    /// Invoke one step that must succeed (answer `null`).
+    ///
+    /// # Errors
+    ///
+    /// Any other outcome, with the function's logs so far.
+    pub async fn try_step_succeeds(&self, step: &str, arn: &str, token: &str) -> Result<(), Error> {
+        match self.try_step(step, arn, token).await? {
+            Outcome::Response(Value::Null) => Ok(()),
+            other => Err(self.with_logs(format!("{step}: expected null, got {other:?}"))),
+        }
+    }
+
+    /// Invoke one step that must fail with `error_type` (and a message) before writing to
+    /// the store: every secret, version, value and label is as it was, and the process
+    /// keeps serving. Returns the function's report.
+    ///
+    /// # Errors
+    ///
+    /// Any other outcome, or a change in the store, with the function's logs so far.
+    pub async fn try_step_fails(
+        &mut self,
+        step: &str,
+        arn: &str,
+        token: &str,
+        error_type: &str,
+    ) -> Result<ErrorReport, Error> {
+        let store = self.endpoint.store().clone();
+        let labels = labels_of(&store, arn).await?;
+        let before = store.snapshot();
+        let report = match self.try_step(step, arn, token).await? {
+            Outcome::Error(report) => report,
+            other => {
+                return Err(self.with_logs(format!(
+                    "{step}: expected errorType {error_type}, got {other:?}"
+                )));
+            }
+        };
+        if report.error_type() != error_type || report.error_message().is_empty() {
+            return Err(self.with_logs(format!(
+                "{step}: expected errorType {error_type} with a message, got {report:?}"
+            )));
+        }
+        let after = labels_of(&store, arn).await?;
+        if after != labels {
+            return Err(format!(
+                "{step} failed but moved labels: (AWSCURRENT, AWSPENDING, AWSPREVIOUS) \
+                 {labels:?} became {after:?}"
+            )
+            .into());
+        }
+        if before != store.snapshot() {
+            return Err(format!("{step} failed ({error_type}) but changed the store").into());
+        }
+        if !self.process.is_running() {
+            return Err(self.with_logs(format!("{step}: the process exited after failing")));
+        }
+        Ok(report)
+    }
+
+    fn with_logs(&self, what: String) -> Error {
+        format!(
+            "{what}\nlogs:\n{}{}",
+            self.process.stdout(),
+            self.process.stderr()
+        )
+        .into()
     }
 
     /// Start a rotation in the store, run the four steps through the Runtime API (each
@@ -152,7 +235,7 @@ impl Harness {
     /// # Errors
     ///
     /// A step that failed, with the function's logs so far.
-    pub async fn try_rotate(&self, arn: &str) -> Result<Rotation, BoxError> {
+    pub async fn try_rotate(&self, arn: &str) -> Result<Rotation, Error> {
         let store = self.endpoint.store();
         let token = store.begin_rotation(arn)?;
         self.endpoint.reset_calls();
@@ -422,7 +505,7 @@ pub async fn assert_bad_env_stops_init(bin: &Path, cases: &[(&str, &str)]) {
             .wait_init_error(Duration::from_secs(2))
             .await
             .unwrap_or_else(|| panic!("{var}={value}: no init/error posted"));
-        assert_eq!(report.error_type(), crate::CONFIG_ERROR_TYPE);
+        assert_eq!(report.error_type(), ErrorKind::Configuration.error_type());
         assert!(
             report.error_message().contains(var),
             "{var}: {}",
@@ -456,4 +539,294 @@ pub async fn assert_init_is_offline(bin: &Path) {
     assert!(process.is_running());
     process.stop().await;
     assert!(process.stdout().contains("initialised"));
+}
+
+/// AWSCURRENT, AWSPENDING and AWSPREVIOUS of the secret.
+async fn labels_of(store: &MemoryStore, arn: &str) -> Result<[Option<String>; 3], Error> {
+    let d = store.describe_secret(arn).await?;
+    Ok([AWSCURRENT, AWSPENDING, AWSPREVIOUS]
+        .map(|stage| d.version_with_stage(stage).map(str::to_string)))
+}
+
+/// A TCP port on `127.0.0.1` that nothing listens on: bound by the OS, then released
+/// (a connection to it is refused at once).
+///
+/// # Panics
+///
+/// When no port can be bound.
+pub fn closed_port() -> u16 {
+    let listener = std::net::TcpListener::bind(("127.0.0.1", 0)).unwrap();
+    listener.local_addr().unwrap().port()
+}
+
+/// `secret_json` (a JSON object) with `key` set to `value`, or removed when `value` is
+/// `None`.
+///
+/// # Panics
+///
+/// When `secret_json` is not a JSON object.
+pub fn with_key(secret_json: &str, key: &str, value: Option<Value>) -> String {
+    let mut v: Value = serde_json::from_str(secret_json).unwrap();
+    let object = v.as_object_mut().expect("the secret JSON is an object");
+    match value {
+        Some(value) => object.insert(key.to_string(), value),
+        None => object.remove(key),
+    };
+    v.to_string()
+}
+
+/// A password that is easy to find in a log.
+fn canary<F: Fixture>(fx: &F) -> String {
+    format!("Canary-{}", &fx.unique_name("c")[2..])
+}
+
+fn ensure(ok: bool, what: impl FnOnce() -> String) -> Result<(), Error> {
+    if ok { Ok(()) } else { Err(what().into()) }
+}
+
+/// The report's message and the function's logs do not contain `secret`.
+async fn assert_not_leaked(
+    h: &mut Harness,
+    report: &ErrorReport,
+    secret: &str,
+) -> Result<(), Error> {
+    ensure(!report.body.to_string().contains(secret), || {
+        format!("the error report contains a secret value: {report:?}")
+    })?;
+    let logs = h.logs().await;
+    ensure(!logs.contains(secret), || {
+        "a secret value is in the function's logs".to_string()
+    })
+}
+
+/// A harness for `bin` with `ROTATION_STRATEGY=single`, the fixture's variables, then
+/// `extra` (which may override them).
+async fn start_single<F: Fixture>(
+    fx: &F,
+    bin: &Path,
+    store: Arc<MemoryStore>,
+    extra: &[(&'static str, String)],
+) -> Result<Harness, Error> {
+    let mut env = vec![("ROTATION_STRATEGY", "single".to_string())];
+    env.extend(fx.env());
+    env.extend(extra.iter().cloned());
+    Harness::try_start(bin, store, &env).await
+}
+
+/// createSecret with an unusable AWSCURRENT fails with `InvalidSecret` and writes nothing:
+/// a value that is not JSON, and AWS's JSON without `host`. Needs no database login.
+///
+/// # Errors
+///
+/// When any of that does not hold.
+pub async fn try_invalid_secret<F: Fixture>(fx: &F, bin: &Path) -> Result<(), Error> {
+    let expected = ErrorKind::InvalidSecret.error_type();
+    let password = canary(fx);
+    let store = Arc::new(MemoryStore::new());
+    let cases = [
+        ("not JSON", format!("username=app password={password}")),
+        (
+            "no host",
+            with_key(
+                &fx.secret_json(&fx.unique_name("rw_nohost"), &password, None),
+                "host",
+                None,
+            ),
+        ),
+    ];
+    let mut secrets = Vec::new();
+    for (i, (what, value)) in cases.iter().enumerate() {
+        let arn = store.insert_secret(&format!("lambda/invalid-secret/{i}"), value)?;
+        let token = store.begin_rotation(&arn)?;
+        secrets.push((*what, arn, token));
+    }
+    let mut h = start_single(fx, bin, store.clone(), &[]).await?;
+    let mut reports = Vec::new();
+    for (what, arn, token) in &secrets {
+        let report = h
+            .try_step_fails("createSecret", arn, token, expected)
+            .await
+            .map_err(|e| format!("{what}: {e}"))?;
+        reports.push(report);
+    }
+    for report in &reports {
+        ensure(!report.body.to_string().contains(&password), || {
+            format!("the error report contains the password: {report:?}")
+        })?;
+    }
+    let logs = h.logs().await;
+    ensure(!logs.contains(&password), || {
+        "the password is in the function's logs".to_string()
+    })
+}
+
+/// setSecret against a closed local port fails with `TargetUnreachable` (createSecret,
+/// which needs no database, succeeds first); the store is as createSecret left it.
+///
+/// # Errors
+///
+/// When any of that does not hold.
+pub async fn try_target_unreachable<F: Fixture>(fx: &F, bin: &Path) -> Result<(), Error> {
+    let expected = ErrorKind::Unreachable.error_type();
+    let password = canary(fx);
+    let store = Arc::new(MemoryStore::new());
+    let mut h = start_single(fx, bin, store.clone(), &[]).await?;
+    // The port is taken after the harness's own listeners, so none of them can get it.
+    let secret = with_key(
+        &fx.secret_json(&fx.unique_name("rw_unreachable"), &password, None),
+        "port",
+        Some(json!(closed_port())),
+    );
+    let arn = store.insert_secret("lambda/unreachable", &secret)?;
+    let token = store.begin_rotation(&arn)?;
+    h.try_step_succeeds("createSecret", &arn, &token).await?;
+    let report = h
+        .try_step_fails("setSecret", &arn, &token, expected)
+        .await?;
+    assert_not_leaked(&mut h, &report, &password).await
+}
+
+/// A real user with a wrong password in AWSCURRENT: setSecret fails with `LoginRefused`,
+/// the store is as createSecret left it, and the user's real password still logs in.
+///
+/// # Errors
+///
+/// When any of that does not hold.
+pub async fn try_login_refused<F: Fixture>(fx: &F, bin: &Path) -> Result<(), Error> {
+    let user = fx.unique_name("rw_refused");
+    let result = async {
+        let expected = ErrorKind::LoginRefused.error_type();
+        let real = canary(fx);
+        let wrong = canary(fx);
+        fx.create_user(&user, &real).await?;
+        let store = Arc::new(MemoryStore::new());
+        let arn = store.insert_secret("lambda/refused", &fx.secret_json(&user, &wrong, None))?;
+        let token = store.begin_rotation(&arn)?;
+        let mut h = start_single(fx, bin, store.clone(), &[]).await?;
+        h.try_step_succeeds("createSecret", &arn, &token).await?;
+        let report = h
+            .try_step_fails("setSecret", &arn, &token, expected)
+            .await?;
+        assert_not_leaked(&mut h, &report, &wrong).await?;
+        ensure(!report.body.to_string().contains(&real), || {
+            format!("the error report contains the real password: {report:?}")
+        })?;
+        fx.login(&user, &real)
+            .await
+            .map_err(|e| format!("the user's real password no longer logs in: {e}"))?;
+        Ok(())
+    }
+    .await;
+    fx.drop_users(std::slice::from_ref(&user)).await;
+    result
+}
+
+/// `verify-full` with a `ROTATION_CA_FILE` that did not sign the server's certificate
+/// ([`Fixture::untrusted_ca`]): setSecret fails with `TlsFailed` and the store is as
+/// createSecret left it; the password is unchanged on the server. Positive control: the
+/// same setSecret with the fixture's own variables (the right CA) succeeds.
+///
+/// # Errors
+///
+/// When any of that does not hold.
+pub async fn try_tls_failed<F: Fixture>(fx: &F, bin: &Path) -> Result<(), Error> {
+    let user = fx.unique_name("rw_tls");
+    let result = async {
+        let expected = ErrorKind::Tls.error_type();
+        let password = canary(fx);
+        fx.create_user(&user, &password).await?;
+        let store = Arc::new(MemoryStore::new());
+        let arn = store.insert_secret("lambda/tls", &fx.secret_json(&user, &password, None))?;
+        let token = store.begin_rotation(&arn)?;
+        let untrusted = [
+            ("ROTATION_TLS_MODE", "verify-full".to_string()),
+            ("ROTATION_CA_FILE", fx.untrusted_ca().display().to_string()),
+        ];
+        let mut h = start_single(fx, bin, store.clone(), &untrusted).await?;
+        h.try_step_succeeds("createSecret", &arn, &token).await?;
+        let report = h
+            .try_step_fails("setSecret", &arn, &token, expected)
+            .await?;
+        assert_not_leaked(&mut h, &report, &password).await?;
+        fx.login(&user, &password)
+            .await
+            .map_err(|e| format!("the password changed although TLS failed: {e}"))?;
+
+        let mut trusted = start_single(fx, bin, store.clone(), &[]).await?;
+        trusted
+            .try_step_succeeds("setSecret", &arn, &token)
+            .await
+            .map_err(|e| format!("positive control (the server's CA): {e}"))?;
+        trusted.process.stop().await;
+        Ok(())
+    }
+    .await;
+    fx.drop_users(std::slice::from_ref(&user)).await;
+    result
+}
+
+/// The Lambda `errorType` of each failure class, each a real invocation of `bin` under
+/// the emulator with Secrets Manager on the test kit's local endpoint and a single-user
+/// secret:
+///
+/// | case | failing step | `errorType` |
+/// |---|---|---|
+/// | the database is unreachable (a closed local port) | setSecret | `TargetUnreachable` |
+/// | AWSCURRENT's password is refused by the server | setSecret | `LoginRefused` |
+/// | `verify-full` against a CA that did not sign the server's certificate | setSecret | `TlsFailed` |
+/// | AWSCURRENT is not JSON, or has no `host` | createSecret | `InvalidSecret` |
+///
+/// Each failing step leaves the store unchanged (labels as before), and the report and
+/// the logs hold no password. Every case runs; the failures are reported together.
+///
+/// # Panics
+///
+/// When any case does not hold.
+pub async fn assert_error_types<F: Fixture>(fx: &F, bin: &Path) {
+    let results = [
+        ("unreachable", try_target_unreachable(fx, bin).await),
+        ("login refused", try_login_refused(fx, bin).await),
+        ("TLS failed", try_tls_failed(fx, bin).await),
+        ("invalid secret", try_invalid_secret(fx, bin).await),
+    ];
+    let failures: Vec<String> = results
+        .iter()
+        .filter_map(|(case, r)| r.as_ref().err().map(|e| format!("{case}: {e}")))
+        .collect();
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+}
+
+#[cfg(test)]
+mod tests {
+    use rotwise_core::ErrorKind;
+
+    use super::*;
+
+    /// The `errorType`s the end-to-end checks expect are the documented ones.
+    #[test]
+    fn error_types_are_the_documented_names() {
+        assert_eq!(ErrorKind::Unreachable.error_type(), "TargetUnreachable");
+        assert_eq!(ErrorKind::LoginRefused.error_type(), "LoginRefused");
+        assert_eq!(ErrorKind::Tls.error_type(), "TlsFailed");
+        assert_eq!(ErrorKind::InvalidSecret.error_type(), "InvalidSecret");
+        assert_eq!(
+            ErrorKind::Configuration.error_type(),
+            "InvalidConfiguration"
+        );
+    }
+
+    #[test]
+    fn with_key_sets_and_removes() {
+        let json = r#"{"host":"h","port":5432}"#;
+        let set: Value = serde_json::from_str(&with_key(json, "port", Some(json!(1)))).unwrap();
+        assert_eq!(set, json!({"host": "h", "port": 1}));
+        let removed: Value = serde_json::from_str(&with_key(json, "host", None)).unwrap();
+        assert_eq!(removed, json!({"port": 5432}));
+    }
+
+    #[test]
+    fn a_closed_port_refuses_connections() {
+        let port = closed_port();
+        assert!(std::net::TcpStream::connect(("127.0.0.1", port)).is_err());
+    }
 }

@@ -100,7 +100,9 @@ impl Connector {
     }
 
     async fn plain(&self, secret: &MysqlSecret) -> Result<Conn, Attempt> {
-        self.attempt(Self::builder(secret)).await.map_err(|f| f.attempt)
+        self.attempt(Self::builder(secret))
+            .await
+            .map_err(|f| f.attempt)
     }
 
     /// A verify-full attempt (a bad CA file is an error, not a failed attempt).
@@ -183,8 +185,9 @@ fn classify(e: &mysql_async::Error) -> Failed {
     }
 }
 
-/// The kind of a failed statement: a missing privilege, or anything else the server said.
-pub(crate) fn statement_kind(e: &mysql_async::Error) -> ErrorKind {
+/// The kind of a failed statement: [`ErrorKind::Permission`] for a missing privilege
+/// (the server's "access denied" errors after login), else [`ErrorKind::Target`].
+pub fn statement_kind(e: &mysql_async::Error) -> ErrorKind {
     match e {
         mysql_async::Error::Server(s) if NOT_ALLOWED.contains(&s.code) => ErrorKind::Permission,
         _ => ErrorKind::Target,

@@ -154,6 +154,7 @@ pub mod secret;
 pub mod sql;
 pub mod tls;
 
+pub use connect::statement_kind;
 pub use mysql_async;
 pub use rotator::{
     DEFAULT_EXCLUDE_CHARACTERS, ENV_USERNAME_CHARACTER_LIMIT, LOG_TARGETS, MysqlDialect,

@@ -15,8 +15,7 @@ use crate::grants::{GrantParseError, Grants, plugin_of};
 use crate::secret::{Mysql, MysqlSecret};
 use crate::sql::{
     AccountLimits, Literals, NATIVE, PasswordSql, Server, Whose, account, base_username,
-    copy_limits_sql, create_user_sql, engine_username_limit, name_limit, native_hash,
-    password_sql,
+    copy_limits_sql, create_user_sql, engine_username_limit, name_limit, native_hash, password_sql,
 };
 
 /// `EXCLUDE_CHARACTERS` default of AWS's MySQL rotation functions.
@@ -94,7 +93,11 @@ impl Dialect for MysqlDialect {
         change_own_password(conn, pending).await
     }
 
-    async fn current_account(&self, mut conn: Conn, current: &MysqlSecret) -> Result<String, DbError> {
+    async fn current_account(
+        &self,
+        mut conn: Conn,
+        current: &MysqlSecret,
+    ) -> Result<String, DbError> {
         // The session tells which account (user@host) the server matched.
         let info = session_info(&mut conn).await;
         let _ = conn.disconnect().await;
@@ -114,7 +117,12 @@ impl Dialect for MysqlDialect {
         Ok(host)
     }
 
-    async fn ensure_pair(&self, mut conn: Conn, pending: &MysqlSecret, host: String) -> Result<(), DbError> {
+    async fn ensure_pair(
+        &self,
+        mut conn: Conn,
+        pending: &MysqlSecret,
+        host: String,
+    ) -> Result<(), DbError> {
         let result = ensure_pair(&mut conn, pending, &host).await;
         let _ = conn.disconnect().await;
         result
@@ -273,13 +281,12 @@ async fn limits_of(conn: &mut Conn, user: &str, host: &str) -> Result<AccountLim
                 &e,
             )
         })?;
-    let (ssl_type, ssl_cipher, x509_issuer, x509_subject, a, b, c, d) =
-        row.ok_or_else(|| {
-            DbError::rejected(
-                ErrorKind::Conflict,
-                format!("{} vanished", account(user, host)),
-            )
-        })?;
+    let (ssl_type, ssl_cipher, x509_issuer, x509_subject, a, b, c, d) = row.ok_or_else(|| {
+        DbError::rejected(
+            ErrorKind::Conflict,
+            format!("{} vanished", account(user, host)),
+        )
+    })?;
     Ok(AccountLimits {
         ssl_type,
         ssl_cipher,
@@ -392,4 +399,3 @@ async fn ensure_pair(conn: &mut Conn, pending: &MysqlSecret, host: &str) -> Resu
     }
     Ok(())
 }
-

@@ -11,8 +11,8 @@
 //!   read from the session before quoting).
 
 use rotwise_core::{ExposeSecret, SecretString};
-use rotwise_db::names::{self, NameError, NameLimit, Unit, check_name};
 pub use rotwise_db::names::base_username;
+use rotwise_db::names::{self, NameError, NameLimit, Unit, check_name};
 use sha1::{Digest, Sha1};
 
 /// MySQL's documented username limit in characters (5.7.8 and later).

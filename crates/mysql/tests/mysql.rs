@@ -9,9 +9,9 @@ use std::io::Write;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use async_trait::async_trait;
 use mysql_async::Conn;
 use mysql_async::prelude::Queryable;
+use rotwise_core::SecretString;
 use rotwise_core::password::PasswordPolicy;
 use rotwise_core::store::{AWSCURRENT, AWSPENDING, MemoryStore, SecretStore};
 use rotwise_core::{Driver, ExposeSecret, PasswordSource, SecretPayload, Strategy};
@@ -23,7 +23,6 @@ use rotwise_test_services::{
     unique_name,
 };
 use rotwise_testkit::{Conformance, LocalService, Recorded};
-use secrecy::SecretString;
 use serde_json::{Value, json};
 
 // ---------------------------------------------------------------------------------------
@@ -152,7 +151,6 @@ async fn create_master(admin: &mut Conn, name: &str, password: &str) {
         "{grants:?}"
     );
 }
-
 
 async fn value_of(store: &MemoryStore, arn: &str, stage: &str) -> SecretPayload {
     store
@@ -957,8 +955,7 @@ async fn nasty_usernames_and_passwords_rotate() {
                     )
                     .await;
                     create_user(&mut admin, user, "%", &pw).await;
-                    let masterarn =
-                        (strategy == Strategy::Alternating).then_some(marn.as_str());
+                    let masterarn = (strategy == Strategy::Alternating).then_some(marn.as_str());
                     let arn = store
                         .insert_secret(
                             &format!("my/nasty/{strategy}/{}", seen.len()),

@@ -57,9 +57,7 @@ impl Connector {
         let mode = self.options.tls.unwrap_or_else(|| secret.tls_mode());
         let result = match mode {
             TlsMode::Disable => self.plain(config).await,
-            TlsMode::Require | TlsMode::VerifyFull => {
-                self.with_tls(config, self.tls(mode)?).await
-            }
+            TlsMode::Require | TlsMode::VerifyFull => self.with_tls(config, self.tls(mode)?).await,
             TlsMode::Prefer => {
                 let verified = self.tls(TlsMode::VerifyFull)?;
                 let plain_config = config.clone();
@@ -80,7 +78,11 @@ impl Connector {
         self.finish(config.connect(NoTls)).await
     }
 
-    async fn with_tls(&self, mut config: Config, tls: MakeRustlsConnect) -> Result<Client, Attempt> {
+    async fn with_tls(
+        &self,
+        mut config: Config,
+        tls: MakeRustlsConnect,
+    ) -> Result<Client, Attempt> {
         config.ssl_mode(SslMode::Require);
         self.finish(config.connect(tls)).await
     }
@@ -133,19 +135,23 @@ fn attempt(e: &tokio_postgres::Error) -> Attempt {
     Attempt::new(failure, chain(e))
 }
 
-/// A statement error, with the server's message: [`ErrorKind::Permission`] for
-/// `insufficient_privilege` (42501), else [`ErrorKind::Target`].
+/// The kind of a failed statement: [`ErrorKind::Permission`] for
+/// `insufficient_privilege` (SQLSTATE 42501), else [`ErrorKind::Target`].
+pub fn statement_kind(e: &tokio_postgres::Error) -> ErrorKind {
+    if e.as_db_error()
+        .is_some_and(|db| db.code().code() == "42501")
+    {
+        ErrorKind::Permission
+    } else {
+        ErrorKind::Target
+    }
+}
+
+/// A statement error, with the server's message and its kind.
 pub(crate) fn sql(context: impl Into<String>, e: &tokio_postgres::Error) -> DbError {
-    let permission = e
-        .as_db_error()
-        .is_some_and(|db| db.code().code() == "42501");
     DbError::Sql {
         context: context.into(),
         reason: chain(e),
-        kind: if permission {
-            ErrorKind::Permission
-        } else {
-            ErrorKind::Target
-        },
+        kind: statement_kind(e),
     }
 }

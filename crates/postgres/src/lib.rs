@@ -137,6 +137,8 @@
 
 mod connect;
 mod rotator;
+
+pub use connect::statement_kind;
 pub mod secret;
 pub mod sql;
 pub mod tls;

@@ -11,8 +11,8 @@ use rustls::{
     CertificateError, ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme,
 };
 
-pub use rotwise_db::tls::{SYSTEM_BUNDLES, TlsMode, UnknownTlsMode};
 use rotwise_db::tls::provider;
+pub use rotwise_db::tls::{SYSTEM_BUNDLES, TlsMode, UnknownTlsMode};
 
 /// The trust roots ([`rotwise_db::tls::load_roots`]) as a rustls store.
 pub(crate) fn root_store(ca_file: Option<&Path>) -> Result<Arc<RootCertStore>, String> {

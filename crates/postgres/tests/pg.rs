@@ -6,7 +6,7 @@ use std::io::Write;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use async_trait::async_trait;
+use rotwise_core::SecretString;
 use rotwise_core::password::PasswordPolicy;
 use rotwise_core::store::{AWSCURRENT, AWSPENDING, MemoryStore, SecretStore};
 use rotwise_core::{Driver, ExposeSecret, PasswordSource, SecretPayload, Strategy};
@@ -16,7 +16,6 @@ use rotwise_test_services::{
     PgService, plaintext_hits, record_reliability, require_pg, run_then_cleanup, unique_name,
 };
 use rotwise_testkit::{Conformance, LocalService, Recorded};
-use secrecy::SecretString;
 use serde_json::{Value, json};
 use tokio_postgres::Client;
 
@@ -101,7 +100,6 @@ async fn create_master(admin: &Client, name: &str, password: &str) {
         .unwrap();
     assert!(!row.get::<_, bool>(0), "the master must not be a superuser");
 }
-
 
 async fn value_of(
     store: &MemoryStore,

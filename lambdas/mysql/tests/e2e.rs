@@ -10,10 +10,11 @@ mod support;
 use std::sync::Arc;
 
 use rotwise_core::store::{AWSCURRENT, AWSPENDING, AWSPREVIOUS, MemoryStore};
-use rotwise_lambda::emulator::Outcome;
-use rotwise_lambda::harness::{
-    COMMON_BAD_ENV, Fixture, Harness, assert_bad_env_stops_init, assert_init_is_offline,
-    assert_invalid_events_change_nothing, assert_log_capture_works, credentials_in, users_of,
+use rotwise_lambda_testkit::emulator::Outcome;
+use rotwise_lambda_testkit::harness::{
+    COMMON_BAD_ENV, Fixture, Harness, assert_bad_env_stops_init, assert_error_types,
+    assert_init_is_offline, assert_invalid_events_change_nothing, assert_log_capture_works,
+    credentials_in, users_of,
 };
 use rotwise_test_services::{require_mysql, run_then_cleanup, unique_name};
 use serde_json::Value;
@@ -213,7 +214,7 @@ async fn username_character_limit_applies_at_create_secret() {
         let before = store.snapshot();
         match h.step("createSecret", &arn, &token).await {
             Outcome::Error(report) if refused => {
-                assert_eq!(report.error_type(), "RotationFailed");
+                assert_eq!(report.error_type(), "InvalidSecret");
                 assert!(
                     report.error_message().contains("exceed 26 characters"),
                     "{limit:?}: {report:?}"
@@ -228,6 +229,17 @@ async fn username_character_limit_applies_at_create_secret() {
         }
         assert!(!h.logs().await.contains("Canary-limit"));
     }
+}
+
+/// The `errorType` of each failure class through the Runtime API: the database unreachable
+/// (`TargetUnreachable`), AWSCURRENT's password refused (`LoginRefused`, one failed login on
+/// the server), `verify-full` against a CA that did not sign the server's certificate
+/// (`TlsFailed`), AWSCURRENT not JSON or without `host` (`InvalidSecret`); each failing step
+/// leaves the store unchanged.
+#[tokio::test]
+async fn each_failure_class_reports_its_error_type() {
+    let Some(my) = require_mysql() else { return };
+    assert_error_types(&Mysql::new(my, "mysql"), BIN.as_ref()).await;
 }
 
 /// Needs no database: every event here fails (or succeeds as a no-op) before any login.

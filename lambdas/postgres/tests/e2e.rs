@@ -1,16 +1,17 @@
 //! End to end: the built Lambda binary as a real process under a local Lambda Runtime API,
 //! Secrets Manager served by the test kit's local endpoint (the in-memory store over HTTP),
 //! and the private PostgreSQL of `scripts/services up`. The engine-independent parts are
-//! `rotwise_lambda::harness`; the server is the [`Fixture`] of `tests/support`.
+//! `rotwise_lambda_testkit::harness`; the server is the [`Fixture`] of `tests/support`.
 
 mod support;
 
 use std::sync::Arc;
 
 use rotwise_core::store::{AWSCURRENT, MemoryStore};
-use rotwise_lambda::harness::{
-    COMMON_BAD_ENV, Fixture, Harness, assert_bad_env_stops_init, assert_init_is_offline,
-    assert_invalid_events_change_nothing, assert_log_capture_works, credentials_in, users_of,
+use rotwise_lambda_testkit::harness::{
+    COMMON_BAD_ENV, Fixture, Harness, assert_bad_env_stops_init, assert_error_types,
+    assert_init_is_offline, assert_invalid_events_change_nothing, assert_log_capture_works,
+    credentials_in, users_of,
 };
 use rotwise_test_services::{require_pg, run_then_cleanup, unique_name};
 use support::Pg;
@@ -140,6 +141,16 @@ async fn alternating_rotation_through_the_runtime_api() {
         }
     };
     run_then_cleanup(body, fx.drop_users(&roles)).await;
+}
+
+/// The `errorType` of each failure class through the Runtime API: the database unreachable
+/// (`TargetUnreachable`), AWSCURRENT's password refused (`LoginRefused`), `verify-full`
+/// against a CA that did not sign the server's certificate (`TlsFailed`), AWSCURRENT not
+/// JSON or without `host` (`InvalidSecret`); each failing step leaves the store unchanged.
+#[tokio::test]
+async fn each_failure_class_reports_its_error_type() {
+    let Some(pg) = require_pg() else { return };
+    assert_error_types(&Pg(pg), BIN.as_ref()).await;
 }
 
 /// Needs no database: every event here fails (or succeeds as a no-op) before any login.

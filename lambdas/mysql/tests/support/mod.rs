@@ -7,10 +7,11 @@
     reason = "shared by a test and an example; each uses a part"
 )]
 
+use std::path::PathBuf;
 use std::time::Duration;
 
-use rotwise_core::BoxError;
-use rotwise_lambda::harness::{Fixture, async_trait};
+use rotwise_lambda_testkit::Error;
+use rotwise_lambda_testkit::harness::{Fixture, async_trait};
 use rotwise_mysql::mysql_async::Conn;
 use rotwise_mysql::mysql_async::prelude::Queryable;
 use rotwise_mysql::sql::{account, native_hash};
@@ -48,7 +49,7 @@ impl Mysql {
     }
 
     /// Run statements as root.
-    pub async fn admin(&self, statements: &[String]) -> Result<(), BoxError> {
+    pub async fn admin(&self, statements: &[String]) -> Result<(), Error> {
         let mut admin = self.my.admin().await;
         for sql in statements {
             admin
@@ -82,7 +83,7 @@ impl Mysql {
         row.unwrap().1.parse().unwrap()
     }
 
-    async fn connect(&self, user: &str, password: &str) -> Result<Conn, BoxError> {
+    async fn connect(&self, user: &str, password: &str) -> Result<Conn, Error> {
         Ok(self.my.connect_as(user, password).await?)
     }
 }
@@ -121,7 +122,11 @@ impl Fixture for Mysql {
         ]
     }
 
-    async fn create_user(&self, name: &str, password: &str) -> Result<(), BoxError> {
+    fn untrusted_ca(&self) -> PathBuf {
+        self.my.other_ca.clone()
+    }
+
+    async fn create_user(&self, name: &str, password: &str) -> Result<(), Error> {
         let hash = native_hash(&SecretString::from(password));
         self.admin(&[format!(
             "CREATE USER {} IDENTIFIED BY PASSWORD '{hash}'",
@@ -130,7 +135,7 @@ impl Fixture for Mysql {
         .await
     }
 
-    async fn create_master(&self, name: &str, password: &str, _user: &str) -> Result<(), BoxError> {
+    async fn create_master(&self, name: &str, password: &str, _user: &str) -> Result<(), Error> {
         assert_ne!(name, "root");
         self.create_user(name, password).await?;
         self.admin(&[format!(
@@ -156,7 +161,7 @@ impl Fixture for Mysql {
         let _ = admin.disconnect().await;
     }
 
-    async fn login(&self, user: &str, password: &str) -> Result<(), BoxError> {
+    async fn login(&self, user: &str, password: &str) -> Result<(), Error> {
         self.connect(user, password).await?.disconnect().await?;
         Ok(())
     }
@@ -165,7 +170,7 @@ impl Fixture for Mysql {
         self.my.log_cursor()
     }
 
-    async fn log_since(&self, mark: &LogCursor) -> Result<String, BoxError> {
+    async fn log_since(&self, mark: &LogCursor) -> Result<String, Error> {
         let marker = unique_name("fence");
         self.admin(&[format!("SELECT '{marker}'")]).await?;
         Ok(mark.wait_for(&marker, Duration::from_secs(5)).await)

@@ -6,10 +6,12 @@
     reason = "shared by a test and an example; each uses a part"
 )]
 
+use std::path::PathBuf;
 use std::time::Duration;
 
-use rotwise_core::{BoxError, SecretString};
-use rotwise_lambda::harness::{Fixture, async_trait};
+use rotwise_core::SecretString;
+use rotwise_lambda_testkit::Error;
+use rotwise_lambda_testkit::harness::{Fixture, async_trait};
 use rotwise_postgres::sql::{quote_ident, quote_literal, scram_verifier};
 use rotwise_test_services::{LogCursor, PgService, unique_name};
 use serde_json::json;
@@ -53,7 +55,11 @@ impl Fixture for Pg {
         ]
     }
 
-    async fn create_user(&self, name: &str, password: &str) -> Result<(), BoxError> {
+    fn untrusted_ca(&self) -> PathBuf {
+        self.0.other_ca.clone()
+    }
+
+    async fn create_user(&self, name: &str, password: &str) -> Result<(), Error> {
         self.0
             .admin()
             .await
@@ -66,7 +72,7 @@ impl Fixture for Pg {
         Ok(())
     }
 
-    async fn create_master(&self, name: &str, password: &str, user: &str) -> Result<(), BoxError> {
+    async fn create_master(&self, name: &str, password: &str, user: &str) -> Result<(), Error> {
         self.create_user(name, password).await?;
         // CREATEROLE, not SUPERUSER (RDS's master); PostgreSQL 16+ needs ADMIN on the base role.
         self.0
@@ -95,7 +101,7 @@ impl Fixture for Pg {
         }
     }
 
-    async fn login(&self, user: &str, password: &str) -> Result<(), BoxError> {
+    async fn login(&self, user: &str, password: &str) -> Result<(), Error> {
         drop(self.0.connect_as(user, password).await?);
         Ok(())
     }
@@ -104,7 +110,7 @@ impl Fixture for Pg {
         self.0.log_cursor()
     }
 
-    async fn log_since(&self, mark: &LogCursor) -> Result<String, BoxError> {
+    async fn log_since(&self, mark: &LogCursor) -> Result<String, Error> {
         let marker = unique_name("bench_fence");
         self.0
             .admin()

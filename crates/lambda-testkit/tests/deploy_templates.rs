@@ -1,11 +1,11 @@
 //! The SAM templates in deploy/: least privilege, checked (cfn-lint validates syntax and
-//! types, not what a policy allows). Templates use long-form intrinsics so they parse as
+//! types, not what a policy allows), and each wired to its engine's defaults (read from the
+//! engine crates, dev-dependencies here). Templates use long-form intrinsics so they parse as
 //! plain YAML.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
-use rotwise_core::password::{MYSQL_DEFAULT_EXCLUDE, POSTGRES_DEFAULT_EXCLUDE};
 use serde_json::{Value, json};
 
 const ROTATION_ACTIONS: [&str; 4] = [
@@ -394,11 +394,18 @@ fn engine_facts(
     Vec<(&'static str, &'static str)>,
 ) {
     match engine {
-        "postgres" => (POSTGRES_DEFAULT_EXCLUDE, vec!["postgres"], vec![]),
+        "postgres" => (
+            rotwise_postgres::DEFAULT_EXCLUDE_CHARACTERS,
+            vec!["postgres"],
+            vec![],
+        ),
         "mysql" => (
-            MYSQL_DEFAULT_EXCLUDE,
+            rotwise_mysql::DEFAULT_EXCLUDE_CHARACTERS,
             vec!["mysql", "aurora-mysql", "mariadb"],
-            vec![("USERNAME_CHARACTER_LIMIT", "UsernameCharacterLimit")],
+            vec![(
+                rotwise_mysql::ENV_USERNAME_CHARACTER_LIMIT,
+                "UsernameCharacterLimit",
+            )],
         ),
         other => panic!("deploy/{other}.yaml: unknown engine; add its facts to this test"),
     }

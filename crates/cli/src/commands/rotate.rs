@@ -1,0 +1,356 @@
+//! `rotate`: on the file store, run a whole rotation locally (the four steps, then a
+//! login proof); on Secrets Manager, ask the service to rotate (`RotateSecret`).
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use clap::Args;
+use rotwise_core::store::{
+    AWSCURRENT, AWSPENDING, AwsStore, SecretDescription, SecretStore, StoreErrorKind,
+};
+use rotwise_core::{Driver, PasswordSource, RotationError, RotationEvent, Step};
+use secrecy::ExposeSecret;
+use serde_json::{Value, json};
+
+use super::output::{labels, labels_text, print_json};
+use super::{Ctx, describe, parse_object};
+use crate::backend::Backend;
+use crate::engines::{self, Check, Engine, Loaded, Proof};
+use crate::error::CliError;
+use crate::file_store::FileLayer;
+
+#[derive(Args, Debug)]
+pub struct RotateArgs {
+    /// The secret's name (or ARN).
+    pub secret: String,
+    /// Use this engine instead of the secret's `engine` key.
+    #[arg(long, value_name = "ENGINE")]
+    pub engine: Option<String>,
+    /// Use an example rotator (random-string) instead of a database engine.
+    #[arg(long, value_name = "NAME", conflicts_with = "engine")]
+    pub example: Option<String>,
+    /// Resume the rotation whose AWSPENDING version is already there instead of
+    /// starting a new one.
+    #[arg(long)]
+    pub resume: bool,
+}
+
+impl RotateArgs {
+    /// On Secrets Manager the secret's own rotation function runs the steps: the options
+    /// of a local rotation are bad input there.
+    pub fn check_store(&self, on_service: bool) -> Result<(), CliError> {
+        if on_service && (self.engine.is_some() || self.example.is_some() || self.resume) {
+            return Err(CliError::input(
+                "on Secrets Manager the secret's own rotation function runs the steps: --engine, --example and --resume apply to the file store only",
+            ));
+        }
+        Ok(())
+    }
+}
+
+pub async fn run(args: RotateArgs, ctx: &Ctx) -> Result<(), CliError> {
+    match &ctx.backend {
+        Backend::Aws(aws) => on_service(aws, &args.secret, ctx.json).await,
+        Backend::File(file) => locally(&args, ctx, &file.0).await,
+    }
+}
+
+/// `rotate --aws`: ask the service to rotate; its rotation function runs the steps.
+async fn on_service(store: &AwsStore, secret: &str, json: bool) -> Result<(), CliError> {
+    let version = match store.rotate_secret(secret).await {
+        Ok(v) => v,
+        Err(e) if e.kind == StoreErrorKind::InvalidRequest => {
+            return Err(CliError::store_with(
+                format!("{e}; `rotwise doctor --aws {secret}` finds what blocks it"),
+                e,
+            ));
+        }
+        Err(e) => return Err(CliError::store(secret, e)),
+    };
+    if json {
+        println!(
+            "{}",
+            json!({"secret": secret, "started": true, "version_id": version})
+        );
+    } else {
+        println!(
+            "started the rotation of {secret}: version {version} is AWSPENDING and the service now invokes the secret's rotation function"
+        );
+        println!("follow it with: rotwise status {secret} (with the same --aws/--endpoint)");
+    }
+    Ok(())
+}
+
+/// What a local rotation starts from, all checked before anything changes.
+struct Plan {
+    before: SecretDescription,
+    /// The AWSCURRENT value as JSON (`None` for a non-JSON value rotated by an example).
+    current: Option<Value>,
+    engine: Engine,
+    loaded: Loaded,
+    passwords: PasswordSource,
+}
+
+/// A local rotation on the file store.
+async fn locally(args: &RotateArgs, ctx: &Ctx, file: &FileLayer) -> Result<(), CliError> {
+    let secret = args.secret.as_str();
+    let store = ctx.backend.store();
+    let plan = prepare(args, ctx, store.as_ref()).await?;
+    let token = start(args, file, &plan.before)?;
+    let arn = plan.before.arn.clone();
+    if !ctx.json {
+        println!(
+            "rotating {secret} with {} (token {token})",
+            plan.engine.name()
+        );
+        println!("  labels before: {}", labels_text(&labels(&plan.before)));
+    }
+    let driver = Driver::new(store.clone(), plan.loaded.rotator.clone())
+        .with_passwords(plan.passwords.clone());
+    let (steps, failure) = run_steps(&driver, &arn, &token, ctx.json).await;
+    let mut result = json!({
+        "secret": secret,
+        "arn": arn,
+        "engine": plan.engine.name(),
+        "token": token,
+        "labels_before": labels(&plan.before),
+        "steps": steps,
+    });
+    if let Some((step, e)) = failure {
+        result["ok"] = false.into();
+        result["error"] =
+            json!({"step": step.as_str(), "message": e.to_string(), "kind": e.kind().error_type()});
+        if let Ok(d) = store.describe_secret(&arn).await {
+            result["labels_after"] = json!(labels(&d));
+        }
+        if ctx.json {
+            print_json(&result);
+        }
+        return Err(CliError::Rotation {
+            secret: secret.to_string(),
+            step,
+            token,
+            source: Box::new(e),
+        });
+    }
+    file.complete_rotation(&arn, &token)
+        .map_err(|e| CliError::store_with(e.to_string(), e))?;
+    let after = describe(store.as_ref(), secret).await?;
+    result["labels_after"] = json!(labels(&after));
+    if !ctx.json {
+        println!("  labels after:  {}", labels_text(&labels(&after)));
+    }
+    let proof = prove(&plan, store.as_ref(), &after.arn).await;
+    report_proof(&proof, &mut result, ctx.json);
+    if let Some(kind) = proof.failure() {
+        return Err(CliError::Proof {
+            secret: secret.to_string(),
+            kind,
+        });
+    }
+    if !ctx.json {
+        println!("rotated {secret}: version {token} is AWSCURRENT");
+    }
+    Ok(())
+}
+
+/// Read the secret, choose the engine, check the value and the environment: bad input is
+/// found here, before anything changes.
+async fn prepare(args: &RotateArgs, ctx: &Ctx, store: &dyn SecretStore) -> Result<Plan, CliError> {
+    let secret = args.secret.as_str();
+    let before = describe(store, secret).await?;
+    let current_text = current_text(store, &before, secret).await?;
+    let current = if args.example.is_some() {
+        serde_json::from_str::<Value>(&current_text).ok()
+    } else {
+        Some(parse_object(
+            &current_text,
+            &format!("secret {secret}'s AWSCURRENT value"),
+        )?)
+    };
+    let engine = select_engine(args, current.as_ref())?;
+    engine.check_secret(current.as_ref().unwrap_or(&Value::Null))?;
+    let config = |e| CliError::config(Some(engine.name()), e);
+    let loaded = engine.load(&ctx.env).map_err(config)?;
+    let passwords = engine.passwords(&ctx.env).map_err(config)?;
+    Ok(Plan {
+        before,
+        current,
+        engine,
+        loaded,
+        passwords,
+    })
+}
+
+/// The AWSCURRENT value's text.
+async fn current_text(
+    store: &dyn SecretStore,
+    d: &SecretDescription,
+    secret: &str,
+) -> Result<String, CliError> {
+    let current = store
+        .get_secret_value(&d.arn, None, Some(AWSCURRENT))
+        .await
+        .map_err(|e| match e.kind {
+            StoreErrorKind::ResourceNotFound => CliError::store_with(
+                format!(
+                    "secret {secret} has no AWSCURRENT value; `rotwise put {secret} --from-json FILE` first"
+                ),
+                e,
+            ),
+            _ => CliError::store_with(e.to_string(), e),
+        })?;
+    Ok(current
+        .payload
+        .as_string()
+        .ok_or_else(|| {
+            CliError::input(format!("secret {secret} is binary; rotate string secrets"))
+        })?
+        .expose_secret()
+        .to_string())
+}
+
+/// The engine: `--example`, else `--engine`, else the secret's `engine` key.
+fn select_engine(args: &RotateArgs, current: Option<&Value>) -> Result<Engine, CliError> {
+    if let Some(ex) = &args.example {
+        return Engine::from_example(ex).ok_or_else(|| {
+            CliError::input(format!(
+                "unknown example {ex:?}; examples: {}",
+                engines::EXAMPLES
+            ))
+        });
+    }
+    let key = match (&args.engine, current) {
+        (Some(e), _) => e.clone(),
+        (None, Some(v)) => match v.get("engine") {
+            Some(Value::String(e)) => e.clone(),
+            _ => {
+                return Err(CliError::input(format!(
+                    "the secret has no string \"engine\" key; add one ({}) or use --engine / --example random-string",
+                    engines::known_engines()
+                )));
+            }
+        },
+        (None, None) => {
+            return Err(CliError::input(
+                "the secret is not a JSON object; use --example random-string",
+            ));
+        }
+    };
+    Engine::from_engine_key(&key).ok_or_else(|| {
+        CliError::input(format!(
+            "unknown engine {key:?}; known engines: {} (or --example random-string)",
+            engines::known_engines()
+        ))
+    })
+}
+
+/// A new rotation (what `RotateSecret` does first), or `--resume` of the pending one.
+fn start(
+    args: &RotateArgs,
+    file: &FileLayer,
+    before: &SecretDescription,
+) -> Result<String, CliError> {
+    let secret = args.secret.as_str();
+    if args.resume {
+        return before
+            .version_with_stage(AWSPENDING)
+            .map(str::to_string)
+            .ok_or_else(|| {
+                CliError::input(format!(
+                    "secret {secret} has no AWSPENDING version to resume"
+                ))
+            });
+    }
+    file.begin_rotation(&before.arn).map_err(|e| match e.kind {
+        StoreErrorKind::InvalidRequest => CliError::store_with(
+            format!(
+                "RotateSecret: {}\nhint: `rotwise doctor {secret}` shows the stuck version; `rotwise rotate {secret} --resume` finishes it, `rotwise doctor {secret} --fix` discards it",
+                e.message
+            ),
+            e,
+        ),
+        _ => CliError::store(secret, e),
+    })
+}
+
+/// The four steps, each timed; stops at the first failure.
+async fn run_steps(
+    driver: &Driver,
+    arn: &str,
+    token: &str,
+    json: bool,
+) -> (Vec<Value>, Option<(Step, RotationError)>) {
+    let mut steps = Vec::new();
+    for step in Step::ALL {
+        let started = Instant::now();
+        let result = driver
+            .handle(&RotationEvent::new(
+                step,
+                arn.to_string(),
+                token.to_string(),
+            ))
+            .await;
+        let ms = started.elapsed().as_secs_f64() * 1000.0;
+        match result {
+            Ok(outcome) => {
+                if !json {
+                    println!("  {:<13} ok      {:>8.1} ms", step.as_str(), ms);
+                }
+                steps.push(json!({"step": step.as_str(), "ok": true, "duration_ms": ms, "outcome": format!("{outcome:?}")}));
+            }
+            Err(e) => {
+                if !json {
+                    println!("  {:<13} FAILED  {:>8.1} ms", step.as_str(), ms);
+                }
+                steps.push(json!({"step": step.as_str(), "ok": false, "duration_ms": ms, "error": e.to_string()}));
+                return (steps, Some((step, e)));
+            }
+        }
+    }
+    (steps, None)
+}
+
+/// The login proof: the new AWSCURRENT value logs in, the old one no longer does.
+async fn prove(plan: &Plan, store: &dyn SecretStore, arn: &str) -> Proof {
+    let new_value = store
+        .get_secret_value(arn, None, Some(AWSCURRENT))
+        .await
+        .ok()
+        .and_then(|v| v.payload.as_string().map(|s| s.expose_secret().to_string()))
+        .and_then(|t| serde_json::from_str::<Value>(&t).ok())
+        .unwrap_or(Value::Null);
+    let probe = plan.loaded.probe.as_ref().map(Arc::as_ref);
+    let old = plan.current.as_ref().unwrap_or(&Value::Null);
+    engines::prove(plan.engine, probe, old, &new_value).await
+}
+
+/// The proof into the JSON result, and printed (text) or the result printed (`--json`).
+fn report_proof(proof: &Proof, result: &mut Value, json: bool) {
+    let detail = |c: &Check| match c {
+        Check::Error { kind, message } => {
+            json!({"result": c.as_str(), "error": message, "kind": kind.error_type()})
+        }
+        _ => json!({"result": c.as_str()}),
+    };
+    result["proof"] = json!({
+        "new_login": detail(&proof.new_login),
+        "old_login": detail(&proof.old_login),
+        "warning": proof.warning,
+    });
+    result["ok"] = proof.failure().is_none().into();
+    if json {
+        print_json(result);
+        return;
+    }
+    let line = |who: &str, c: &Check| match c {
+        Check::Error { message, .. } => println!("  {who}: could not check ({message})"),
+        Check::Skipped => {}
+        _ => println!("  {who}: {}", c.as_str()),
+    };
+    line("new password login", &proof.new_login);
+    line("old password login", &proof.old_login);
+    if let Some(w) = &proof.warning {
+        eprintln!("WARNING: {w}");
+    }
+}
