@@ -413,26 +413,7 @@ fn doctor_finds_and_fixes_a_stuck_pending_on_moto() {
 }
 
 fn stored_current(store: &Path, name: &str) -> Value {
-    let doc: Value = serde_json::from_slice(&std::fs::read(store).unwrap()).unwrap();
-    let secret = doc["secrets"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|s| s["name"] == name)
-        .unwrap();
-    let v = secret["versions"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|v| {
-            v["stages"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .any(|s| s == "AWSCURRENT")
-        })
-        .unwrap();
-    serde_json::from_str(v["secret_string"].as_str().unwrap()).unwrap()
+    stored_current_version(store, name).1
 }
 
 #[tokio::test]
