@@ -12,7 +12,7 @@ use aws_sdk_secretsmanager::config::{BehaviorVersion, Credentials, Region};
 use rotwise_core::Driver;
 use rotwise_core::store::MemoryStore;
 use rotwise_postgres::sql::{quote_ident, quote_literal, scram_verifier};
-use rotwise_postgres::{PgOptions, PgRotator, PgStrategy, TlsMode};
+use rotwise_postgres::{DbOptions, PgRotator, Strategy, TlsMode};
 use rotwise_test_services::{PgService, unique_name};
 use rotwise_testkit::LocalService;
 use rotwise_testkit::endpoint::LocalEndpoint;
@@ -23,7 +23,7 @@ use crate::{Pool, PoolConfig, Stats};
 #[derive(Clone, Debug)]
 pub struct SoakParams {
     /// Single or alternating users.
-    pub strategy: PgStrategy,
+    pub strategy: Strategy,
     /// Rotations to run.
     pub rotations: usize,
     /// Concurrent consumer tasks (and the pool's size).
@@ -42,7 +42,7 @@ pub struct SoakParams {
 impl SoakParams {
     /// The issue's soak: 8 tasks, 50 rotations; alternating paced at 2x the refresh
     /// interval, single user back to back.
-    pub fn issue(strategy: PgStrategy) -> SoakParams {
+    pub fn issue(strategy: Strategy) -> SoakParams {
         let refresh_interval = Duration::from_millis(100);
         SoakParams {
             strategy,
@@ -51,8 +51,8 @@ impl SoakParams {
             refresh_interval,
             connection_lifetime: Duration::from_millis(400),
             pacing: match strategy {
-                PgStrategy::Alternating => refresh_interval * 2,
-                PgStrategy::Single => Duration::ZERO,
+                Strategy::Alternating => refresh_interval * 2,
+                Strategy::Single => Duration::ZERO,
             },
             time_limit: Duration::from_secs(180),
         }
@@ -172,8 +172,8 @@ async fn run(
     create_role(&admin, base, &pw, "").await?;
     let store = Arc::new(MemoryStore::new());
     let masterarn = match params.strategy {
-        PgStrategy::Single => None,
-        PgStrategy::Alternating => {
+        Strategy::Single => None,
+        Strategy::Alternating => {
             let mpw = format!("Master-{}", unique_name("p"));
             create_role(&admin, master, &mpw, "CREATEROLE").await?;
             let arn = store
@@ -192,11 +192,11 @@ async fn run(
         )
         .map_err(|e| e.to_string())?;
 
-    let options = PgOptions {
+    let options = DbOptions {
         tls: Some(TlsMode::VerifyFull),
         ca_file: Some(pg.ca.clone()),
         strategy: Some(params.strategy),
-        ..PgOptions::default()
+        ..DbOptions::default()
     };
     let rotator = Arc::new(PgRotator::new(options.clone()));
     let driver = Driver::new(store.clone(), rotator);
@@ -218,7 +218,7 @@ async fn run(
     let pool = Arc::new(
         Pool::new(
             sdk,
-            Arc::new(PgRotator::new(PgOptions {
+            Arc::new(PgRotator::new(DbOptions {
                 strategy: None,
                 ..options
             })),

@@ -2,13 +2,13 @@
 //! kit's local Secrets Manager endpoint: 8 consumer tasks, 50 rotations.
 
 use rotwise_example_consumer::soak::{SoakParams, soak};
-use rotwise_postgres::PgStrategy;
+use rotwise_postgres::Strategy;
 use rotwise_test_services::require_pg;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn soak_alternating_users_no_failed_query() {
     let Some(pg) = require_pg() else { return };
-    let report = soak(&pg, SoakParams::issue(PgStrategy::Alternating))
+    let report = soak(&pg, SoakParams::issue(Strategy::Alternating))
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     println!("{report}");
@@ -28,7 +28,7 @@ async fn soak_alternating_users_no_failed_query() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn soak_single_user_no_failure_seen_by_the_application() {
     let Some(pg) = require_pg() else { return };
-    let report = soak(&pg, SoakParams::issue(PgStrategy::Single))
+    let report = soak(&pg, SoakParams::issue(Strategy::Single))
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     println!("{report}");
