@@ -40,6 +40,18 @@ pub enum Engine {
 /// The example rotators (`--example NAME`).
 pub const EXAMPLES: &str = "random-string";
 
+/// What to do with a secret of a system the CLI has no engine for: never
+/// `--example random-string`, which changes no system and would leave the secret and the
+/// system it belongs to out of step.
+pub const OTHER_SYSTEMS: &str = "the CLI rotates PostgreSQL and MySQL/MariaDB secrets; a secret of \
+another system is rotated by that system's own rotator (a crate on rotwise-core, deployed as a \
+Lambda: docs/src/guides/custom-rotator.md), then `rotwise rotate --aws SECRET` runs it";
+
+/// Printed before `--example random-string` runs.
+pub const RANDOM_STRING_WARNING: &str = "WARNING: --example random-string changes NO system: it only \
+writes a new random password into the secret. Use it on a throwaway secret only; on a real \
+credential the secret and the system it belongs to would no longer match.";
+
 /// The `engine` key values the registry knows, for messages:
 /// `postgres, aurora-postgresql, mysql, aurora-mysql, mariadb`.
 pub fn known_engines() -> String {

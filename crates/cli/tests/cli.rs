@@ -274,7 +274,8 @@ fn doctor_finds_and_fixes_a_stuck_pending_on_the_file_store() {
         .trim()
         .to_string();
 
-    let out = s.run(&["rotate", "db", "--example", "random-string"]);
+    // The stale AWSPENDING blocks a new rotation before any login.
+    let out = s.run(&["rotate", "db"]);
     assert_eq!(code(&out), 1, "{}", stderr(&out));
     assert!(
         stderr(&out).contains("A previous rotation isn't complete"),
@@ -304,11 +305,8 @@ fn doctor_finds_and_fixes_a_stuck_pending_on_the_file_store() {
     assert_eq!(report["findings"][0]["fixed"], true);
 
     ok(&s.run(&["doctor", "db"]));
-    let out = s.run(&["rotate", "db", "--example", "random-string", "--json"]);
-    let r = json_out(ok(&out));
-    assert_eq!(r["ok"], true);
-    assert_eq!(r["steps"].as_array().unwrap().len(), 4);
-    assert!(!stdout(&out).contains("canary-pw-1"));
+    // A new rotation can start again.
+    ok(&s.run(&["debug", "begin-rotation", "db"]));
     let st = json_out(ok(&s.run(&["status", "db", "--json"])));
     let stuck = st["versions"]
         .as_array()
@@ -320,6 +318,34 @@ fn doctor_finds_and_fixes_a_stuck_pending_on_the_file_store() {
         stuck["deprecated"], true,
         "the stale version is deprecated: {st}"
     );
+}
+
+/// `--example random-string` changes no system: refused for a database secret (the secret
+/// would no longer match the database), loud on any other.
+#[test]
+fn random_string_is_refused_on_a_database_secret_and_warns_elsewhere() {
+    let s = Store::new();
+    let f = s.json_file("pg.json", PG_LIKE);
+    ok(&s.run(&["put", "db", "--from-json", f.to_str().unwrap()]));
+    let before = s.bytes();
+    let out = s.run(&["rotate", "db", "--example", "random-string"]);
+    assert_eq!(code(&out), 2, "{}", stderr(&out));
+    assert!(stderr(&out).contains("changes no system"), "{}", stderr(&out));
+    assert_eq!(s.bytes(), before, "nothing changed");
+
+    let f = s.json_file("token.json", r#"{"password":"canary-pw-1"}"#);
+    ok(&s.run(&["put", "token", "--from-json", f.to_str().unwrap()]));
+    let out = s.run(&["rotate", "token", "--example", "random-string", "--json"]);
+    let r = json_out(ok(&out));
+    assert_eq!(r["steps"].as_array().unwrap().len(), 4);
+    assert!(stderr(&out).contains("changes NO system"), "{}", stderr(&out));
+    assert!(!stdout(&out).contains("canary-pw-1"));
+
+    // Errors for secrets no engine handles point at custom rotators, never at random-string.
+    let out = s.run(&["rotate", "token"]);
+    assert_eq!(code(&out), 2);
+    assert!(stderr(&out).contains("custom-rotator"), "{}", stderr(&out));
+    assert!(!stderr(&out).contains("random-string"), "{}", stderr(&out));
 }
 
 #[test]

@@ -238,8 +238,9 @@ async fn check_value(
                 None => "the secret JSON has no \"engine\" key".into(),
             },
             format!(
-                "set \"engine\" to one of: {} (or rotate with --example random-string)",
-                engines::known_engines()
+                "set \"engine\" to one of: {}; {}",
+                engines::known_engines(),
+                engines::OTHER_SYSTEMS
             ),
         ));
     };
@@ -294,7 +295,8 @@ async fn current_object(
             "not_json_object",
             "the AWSCURRENT value is not a JSON object",
             format!(
-                "`rotwise put {secret} --from-json FILE` with {{\"engine\",\"host\",\"username\",\"password\",...}}, or rotate it with --example random-string"
+                "`rotwise put {secret} --from-json FILE` with {{\"engine\",\"host\",\"username\",\"password\",...}}; {}",
+                engines::OTHER_SYSTEMS
             ),
         )),
     }

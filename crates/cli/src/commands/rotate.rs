@@ -26,7 +26,9 @@ pub struct RotateArgs {
     /// Use this engine instead of the secret's `engine` key.
     #[arg(long, value_name = "ENGINE")]
     pub engine: Option<String>,
-    /// Use an example rotator (random-string) instead of a database engine.
+    /// Use an example rotator instead of a database engine: `random-string` writes a new
+    /// password into the secret and changes NO system (a throwaway secret only; refused
+    /// for a secret whose `engine` is a database).
     #[arg(long, value_name = "NAME", conflicts_with = "engine")]
     pub example: Option<String>,
     /// Resume the rotation whose AWSPENDING version is already there instead of
@@ -213,12 +215,26 @@ async fn current_text(
 /// The engine: `--example`, else `--engine`, else the secret's `engine` key.
 fn select_engine(args: &RotateArgs, current: Option<&Value>) -> Result<Engine, CliError> {
     if let Some(ex) = &args.example {
-        return Engine::from_example(ex).ok_or_else(|| {
+        let engine = Engine::from_example(ex).ok_or_else(|| {
             CliError::input(format!(
                 "unknown example {ex:?}; examples: {}",
                 engines::EXAMPLES
             ))
-        });
+        })?;
+        // A secret of a known engine belongs to a real database: changing only the
+        // secret would break it.
+        if let Some(key) = current
+            .and_then(|v| v.get("engine"))
+            .and_then(Value::as_str)
+            .filter(|k| Engine::from_engine_key(k).is_some())
+        {
+            return Err(CliError::input(format!(
+                "--example {ex} changes no system, and this secret is a {key} credential: rotating \
+                 it this way would leave the database with the old password; drop --example"
+            )));
+        }
+        eprintln!("{}", engines::RANDOM_STRING_WARNING);
+        return Ok(engine);
     }
     let key = match (&args.engine, current) {
         (Some(e), _) => e.clone(),
@@ -226,21 +242,24 @@ fn select_engine(args: &RotateArgs, current: Option<&Value>) -> Result<Engine, C
             Some(Value::String(e)) => e.clone(),
             _ => {
                 return Err(CliError::input(format!(
-                    "the secret has no string \"engine\" key; add one ({}) or use --engine / --example random-string",
-                    engines::known_engines()
+                    "the secret has no string \"engine\" key; add one ({}) or use --engine; {}",
+                    engines::known_engines(),
+                    engines::OTHER_SYSTEMS
                 )));
             }
         },
         (None, None) => {
-            return Err(CliError::input(
-                "the secret is not a JSON object; use --example random-string",
-            ));
+            return Err(CliError::input(format!(
+                "the secret is not a JSON object, so no database engine can rotate it; {}",
+                engines::OTHER_SYSTEMS
+            )));
         }
     };
     Engine::from_engine_key(&key).ok_or_else(|| {
         CliError::input(format!(
-            "unknown engine {key:?}; known engines: {} (or --example random-string)",
-            engines::known_engines()
+            "unknown engine {key:?}; known engines: {}; {}",
+            engines::known_engines(),
+            engines::OTHER_SYSTEMS
         ))
     })
 }
