@@ -330,7 +330,11 @@ fn random_string_is_refused_on_a_database_secret_and_warns_elsewhere() {
     let before = s.bytes();
     let out = s.run(&["rotate", "db", "--example", "random-string"]);
     assert_eq!(code(&out), 2, "{}", stderr(&out));
-    assert!(stderr(&out).contains("changes no system"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("changes no system"),
+        "{}",
+        stderr(&out)
+    );
     assert_eq!(s.bytes(), before, "nothing changed");
 
     let f = s.json_file("token.json", r#"{"password":"canary-pw-1"}"#);
@@ -338,7 +342,11 @@ fn random_string_is_refused_on_a_database_secret_and_warns_elsewhere() {
     let out = s.run(&["rotate", "token", "--example", "random-string", "--json"]);
     let r = json_out(ok(&out));
     assert_eq!(r["steps"].as_array().unwrap().len(), 4);
-    assert!(stderr(&out).contains("changes NO system"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("changes NO system"),
+        "{}",
+        stderr(&out)
+    );
     assert!(!stdout(&out).contains("canary-pw-1"));
 
     // Errors for secrets no engine handles point at custom rotators, never at random-string.
