@@ -77,6 +77,7 @@ pub struct Fault {
 struct Plan {
     armed: VecDeque<(Fault, usize)>,
     log: Vec<String>,
+    succeeded: Vec<String>,
     fired: Vec<Fault>,
 }
 
@@ -106,9 +107,24 @@ impl FaultPlan {
         self.lock().log.clone()
     }
 
-    /// Forget the call log.
+    /// The calls whose real call succeeded, in order: those that took effect by the
+    /// wrapped store's or rotator's own account, including those an [`When::After`]
+    /// fault then failed. A call that failed on its own, or before it took effect, is
+    /// left out (e.g. an `after_finish` whose store read failed).
+    pub fn succeeded(&self) -> Vec<String> {
+        self.lock().succeeded.clone()
+    }
+
+    /// Forget the call log (and [`FaultPlan::succeeded`]).
     pub fn reset_log(&self) {
-        self.lock().log.clear();
+        let mut plan = self.lock();
+        plan.log.clear();
+        plan.succeeded.clear();
+    }
+
+    /// Record that the real call `call` succeeded.
+    fn on_success(&self, call: &str) {
+        self.lock().succeeded.push(call.to_string());
     }
 
     /// Faults that have fired.
@@ -181,11 +197,18 @@ impl StoreLayer for FaultyStore {
                     injected(name, when),
                 ))
             };
+            let real = |call: StoreCall<'a, T>| async move {
+                let result = call(self.inner.clone()).await;
+                if result.is_ok() {
+                    self.plan.on_success(name);
+                }
+                result
+            };
             match self.plan.on_call(name) {
-                None => call(self.inner.clone()).await,
+                None => real(call).await,
                 Some(When::Before) => fail(When::Before),
                 Some(When::After) => {
-                    let _ = call(self.inner.clone()).await;
+                    let _ = real(call).await;
                     fail(When::After)
                 }
             }
@@ -214,11 +237,18 @@ impl FaultyRotator {
         F: std::future::Future<Output = Result<T, RotatorError>>,
     {
         let fail = |when| Err(RotatorError::new(ErrorKind::Internal, injected(name, when)));
+        let real = async {
+            let result = f.await;
+            if result.is_ok() {
+                self.plan.on_success(name);
+            }
+            result
+        };
         match self.plan.on_call(name) {
-            None => f.await,
+            None => real.await,
             Some(When::Before) => fail(When::Before),
             Some(When::After) => {
-                let _ = f.await;
+                let _ = real.await;
                 fail(When::After)
             }
         }

@@ -28,7 +28,7 @@
 //! .run()
 //! .await
 //! .expect("the rotator conforms");
-//! println!("{report}"); // e.g. "47 scenarios passed (35 rotations, 30 fault points)"
+//! println!("{report}"); // e.g. "48 scenarios passed (35 rotations, 30 fault points)"
 //! assert!(report.fault_points > 0);
 //! # });
 //! ```
@@ -37,6 +37,28 @@
 //!    message names the scenario and the broken [`Invariant`], for example
 //!    ``conformance scenario `every step run twice` broke the invariant "a step run twice
 //!    equals the step run once (idempotent)": setSecret failed when run again: ...``.
+//!
+//! # What the suite checks, including its own oracle
+//!
+//! - **The probe itself.** Every check against the target goes through your probe, so the
+//!   suite first proves the probe can say no: it must refuse a value the target cannot
+//!   accept ([`Invariant::ProbeRefuses`], the negative control). By default that is the
+//!   initial value with its `password` (JSON key) replaced by a fresh random string, or a
+//!   random string when the value is not JSON with a `password`; `Ok(false)` or an
+//!   [`InvalidSecret`](rotwise_core::ErrorKind::InvalidSecret) error passes. If your
+//!   values have another shape, give a well-formed value the target must refuse with
+//!   [`Conformance::with_refused_value`] (otherwise the control only proves the probe
+//!   rejects malformed input).
+//! - **The strategy's promises.** [`Strategy::Single`]: AWSCURRENT works outside the
+//!   setSecret..finishSecret window, and after each rotation AWSPREVIOUS is refused
+//!   ([`Invariant::PreviousRefused`]; when a fault made the rotation skip
+//!   [`after_finish`](rotwise_core::Rotator::after_finish), by the next rotation at the
+//!   latest). [`Conformance::previous_unverifiable`] turns that one check off for a target
+//!   that cannot tell; never the default. [`Strategy::Alternating`]: AWSCURRENT works at
+//!   every moment, and AWSPREVIOUS keeps working until the next rotation's setSecret
+//!   ([`Invariant::PreviousStillWorks`]).
+//! - **The rotation itself**: labels, idempotent steps, stale tokens, a testSecret that
+//!   tests, every fault point and retry, concurrent invocations (see [`conformance`]).
 //!
 //! Against a real system (a database), the probe and the rotator talk to that system;
 //! the suite rotates the same secret dozens of times, so use a throwaway user.

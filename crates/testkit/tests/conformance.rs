@@ -1,14 +1,15 @@
 //! The conformance suite passes a correct rotator and catches broken ones, naming the
 //! broken invariant.
 
-use std::sync::Arc;
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use rotwise_core::store::{AWSPENDING, PutSecretValue, SecretStore};
 use rotwise_core::{
-    Driver, ErrorKind, ExposeSecret, PasswordSource, RotationEvent, Rotator, RotatorError,
-    SecretPayload, Step, Versions,
+    Driver, ErrorKind, ExposeSecret, LoginProbe, PasswordSource, RotationEvent, Rotator,
+    RotatorError, SecretPayload, Step, Versions,
 };
 use rotwise_testkit::toy::{ToyCredential, ToyRotator, ToyTarget};
 use rotwise_testkit::{Conformance, Invariant, StepHandler, Strategy};
@@ -267,6 +268,8 @@ async fn injected_faults_have_neutral_kinds() {
     });
     let err = driver.handle(&event(Step::CreateSecret)).await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Internal, "{err}");
+    // It took effect: the real call succeeded.
+    assert!(plan.succeeded().iter().any(|c| c == "next_value"));
     assert!(
         err.to_string()
             .contains("injected fault: next_value failed after it takes effect"),
@@ -280,11 +283,431 @@ async fn injected_faults_have_neutral_kinds() {
         nth: 0,
         when: When::Before,
     });
+    plan.reset_log();
     let err = driver.handle(&event(Step::SetSecret)).await.unwrap_err();
     assert_eq!(
         err.kind(),
         ErrorKind::Store(StoreErrorKind::Transport),
         "{err}"
     );
+    // Failed before it took effect; the rotator call failed with it.
+    assert_eq!(plan.log(), ["DescribeSecret", "set", "GetSecretValue"]);
+    assert_eq!(plan.succeeded(), ["DescribeSecret"]);
     assert_eq!(plan.fired().len(), 2);
+}
+
+// ---------------------------------------------------------------------------------------
+// The oracle and the strategies' promises (issue 23).
+
+/// A probe that says yes to everything: it never logs in.
+struct AlwaysYes;
+
+#[async_trait]
+impl LoginProbe for AlwaysYes {
+    async fn accepts(&self, _value: &SecretPayload) -> Result<bool, RotatorError> {
+        Ok(true)
+    }
+}
+
+#[tokio::test]
+async fn an_always_yes_probe_is_caught_by_the_negative_control() {
+    // The issue's case: a rotator that changes the current user in place, declared
+    // alternating, passed every scenario with this probe.
+    let target = ToyTarget::with_user("app", "initial-password");
+    let err = Conformance::new(
+        Arc::new(ToyRotator::new(target)),
+        Arc::new(AlwaysYes),
+        INITIAL,
+        Strategy::Alternating,
+    )
+    .run()
+    .await
+    .unwrap_err();
+    assert_eq!(err.invariant, Invariant::ProbeRefuses, "{err}");
+    assert_eq!(err.scenario, "negative control", "{err}");
+    let text = err.to_string();
+    assert!(
+        text.contains("the probe refuses a value the target cannot accept (negative control)"),
+        "{text}"
+    );
+    assert!(
+        text.contains("the initial value with a fresh random `password`"),
+        "{text}"
+    );
+    assert!(!text.contains("initial-password"), "{text}");
+}
+
+/// A probe that only checks the shape of the value: it parses, it never logs in.
+struct ShapeOnly;
+
+#[async_trait]
+impl LoginProbe for ShapeOnly {
+    async fn accepts(&self, value: &SecretPayload) -> Result<bool, RotatorError> {
+        ToyCredential::parse(value).map(|_| true)
+    }
+}
+
+#[tokio::test]
+async fn a_probe_that_only_parses_is_caught_by_the_negative_control() {
+    let target = ToyTarget::with_user("app", "initial-password");
+    let err = Conformance::new(
+        Arc::new(ToyRotator::new(target)),
+        Arc::new(ShapeOnly),
+        INITIAL,
+        Strategy::Single,
+    )
+    .run()
+    .await
+    .unwrap_err();
+    assert_eq!(err.invariant, Invariant::ProbeRefuses, "{err}");
+    assert!(err.to_string().contains("negative control"), "{err}");
+}
+
+#[tokio::test]
+async fn with_refused_value_is_what_the_negative_control_offers() {
+    // A well-formed value the target never issued: the control passes.
+    let target = ToyTarget::with_user("app", "initial-password");
+    suite(Arc::new(ToyRotator::new(target.clone())), &target)
+        .with_refused_value(r#"{"username": "app", "password": "never-issued"}"#)
+        .run()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    // A value the target accepts is not a negative control: the run says so.
+    let target = ToyTarget::with_user("app", "initial-password");
+    let err = suite(Arc::new(ToyRotator::new(target.clone())), &target)
+        .with_refused_value(INITIAL)
+        .run()
+        .await
+        .unwrap_err();
+    assert_eq!(err.invariant, Invariant::ProbeRefuses, "{err}");
+    assert!(err.to_string().contains("with_refused_value"), "{err}");
+}
+
+/// A target whose users may hold several passwords at once (like Redis ACL users, or a
+/// service with several live API keys): `user -> passwords`.
+#[derive(Clone, Default)]
+struct MultiTarget(Arc<Mutex<HashMap<String, Vec<String>>>>);
+
+impl MultiTarget {
+    fn with_user(username: &str, password: &str) -> Self {
+        let t = MultiTarget::default();
+        t.add(username, password);
+        t
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Vec<String>>> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn login(&self, username: &str, password: &str) -> bool {
+        self.lock()
+            .get(username)
+            .is_some_and(|p| p.iter().any(|p| p == password))
+    }
+
+    fn add(&self, username: &str, password: &str) {
+        let mut accounts = self.lock();
+        let passwords = accounts.entry(username.to_string()).or_default();
+        if !passwords.iter().any(|p| p == password) {
+            passwords.push(password.to_string());
+        }
+    }
+
+    fn remove(&self, username: &str, password: &str) {
+        if let Some(p) = self.lock().get_mut(username) {
+            p.retain(|p| p != password);
+        }
+    }
+
+    fn keep_only(&self, username: &str, keep: &[&str]) {
+        if let Some(p) = self.lock().get_mut(username) {
+            p.retain(|p| keep.contains(&p.as_str()));
+        }
+    }
+}
+
+#[async_trait]
+impl LoginProbe for MultiTarget {
+    async fn accepts(&self, value: &SecretPayload) -> Result<bool, RotatorError> {
+        let c = ToyCredential::parse(value)?;
+        Ok(self.login(&c.username, &c.password))
+    }
+}
+
+/// How [`AddsPassword`] gets rid of the password it replaced.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Revoke {
+    /// Never: the old password keeps working (a broken single-user rotator).
+    Never,
+    /// In `after_finish` only: a skipped `after_finish` leaves it working for good.
+    InAfterFinish,
+    /// In `after_finish`, and setSecret keeps only AWSCURRENT's and AWSPENDING's
+    /// passwords (what a skipped `after_finish` left is cleaned up by the next rotation).
+    InAfterFinishAndNextSet,
+}
+
+/// A single-user rotator that adds the pending password next to the current one in
+/// setSecret (both log in during the rotation) and revokes the old one per [`Revoke`].
+struct AddsPassword {
+    target: MultiTarget,
+    revoke: Revoke,
+    /// The credential setSecret replaced, for `after_finish` to revoke.
+    replaced: Mutex<Option<ToyCredential>>,
+}
+
+impl AddsPassword {
+    fn new(target: MultiTarget, revoke: Revoke) -> Self {
+        AddsPassword {
+            target,
+            revoke,
+            replaced: Mutex::new(None),
+        }
+    }
+}
+
+#[async_trait]
+impl Rotator for AddsPassword {
+    fn name(&self) -> &str {
+        "adds-password"
+    }
+    async fn next_value(&self, v: &Versions<'_>) -> Result<SecretPayload, RotatorError> {
+        // The toy's next_value never touches its target.
+        ToyRotator::new(ToyTarget::default()).next_value(v).await
+    }
+    async fn set(&self, v: &Versions<'_>) -> Result<(), RotatorError> {
+        let current = ToyCredential::parse(&v.current().await?.payload)?;
+        let pending = ToyCredential::parse(&v.pending().await?.payload)?;
+        if !self.target.login(&current.username, &current.password)
+            && !self.target.login(&pending.username, &pending.password)
+        {
+            return Err(RotatorError::new(
+                ErrorKind::LoginRefused,
+                "neither the current nor the pending password logs in",
+            ));
+        }
+        self.target.add(&pending.username, &pending.password);
+        if self.revoke == Revoke::InAfterFinishAndNextSet {
+            self.target.keep_only(
+                &current.username,
+                &[current.password.as_str(), pending.password.as_str()],
+            );
+        }
+        *self.replaced.lock().unwrap_or_else(|p| p.into_inner()) = Some(current);
+        Ok(())
+    }
+    async fn test(&self, v: &Versions<'_>) -> Result<(), RotatorError> {
+        let pending = ToyCredential::parse(&v.pending().await?.payload)?;
+        if self.target.login(&pending.username, &pending.password) {
+            Ok(())
+        } else {
+            Err(RotatorError::new(
+                ErrorKind::LoginRefused,
+                "the pending password does not log in",
+            ))
+        }
+    }
+    async fn after_finish(&self, v: &Versions<'_>) -> Result<(), RotatorError> {
+        if self.revoke == Revoke::Never {
+            return Ok(());
+        }
+        // A store read first: a fault in it fails after_finish before it revokes.
+        let new = ToyCredential::parse(&v.pending().await?.payload)?;
+        let mut replaced = self.replaced.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(old) = replaced.take_if(|old| old.password != new.password) {
+            self.target.remove(&old.username, &old.password);
+        }
+        Ok(())
+    }
+}
+
+const SINGLE_USER_PROMISE: &str = "single user: AWSPREVIOUS stops working after the rotation";
+
+fn adds_password(revoke: Revoke) -> Conformance {
+    let target = MultiTarget::with_user("app", "initial-password");
+    Conformance::new(
+        Arc::new(AddsPassword::new(target.clone(), revoke)),
+        Arc::new(target),
+        INITIAL,
+        Strategy::Single,
+    )
+}
+
+#[tokio::test]
+async fn a_single_user_rotator_that_leaves_the_old_password_working_is_caught() {
+    let err = adds_password(Revoke::Never).run().await.unwrap_err();
+    assert_eq!(err.invariant, Invariant::PreviousRefused, "{err}");
+    assert_eq!(err.scenario, "baseline rotation", "{err}");
+    assert!(err.to_string().contains(SINGLE_USER_PROMISE), "{err}");
+    assert!(
+        err.to_string().contains("still accepts AWSPREVIOUS"),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn previous_unverifiable_turns_only_that_check_off() {
+    let report = adds_password(Revoke::Never)
+        .previous_unverifiable()
+        .run()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(report.fault_points > 0, "{report}");
+    // The negative control still runs.
+    let target = MultiTarget::with_user("app", "initial-password");
+    let err = Conformance::new(
+        Arc::new(AddsPassword::new(target, Revoke::Never)),
+        Arc::new(AlwaysYes),
+        INITIAL,
+        Strategy::Single,
+    )
+    .previous_unverifiable()
+    .run()
+    .await
+    .unwrap_err();
+    assert_eq!(err.invariant, Invariant::ProbeRefuses, "{err}");
+}
+
+#[tokio::test]
+async fn revoking_in_after_finish_passes_when_the_next_set_secret_cleans_up() {
+    // after_finish may be skipped (a retried finishSecret finds the token already
+    // current): the old password must be gone after the next rotation instead.
+    let report = adds_password(Revoke::InAfterFinishAndNextSet)
+        .run()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(report.fault_points > 0, "{report}");
+}
+
+#[tokio::test]
+async fn revoking_only_in_after_finish_is_caught_when_after_finish_is_skipped() {
+    let err = adds_password(Revoke::InAfterFinish)
+        .run()
+        .await
+        .unwrap_err();
+    assert_eq!(err.invariant, Invariant::PreviousRefused, "{err}");
+    assert!(err.scenario.contains("in finishSecret"), "{err}");
+    assert!(err.to_string().contains(SINGLE_USER_PROMISE), "{err}");
+    assert!(
+        err.to_string().contains(
+            "whose after_finish was skipped: the next rotation completed without revoking it"
+        ),
+        "{err}"
+    );
+}
+
+/// Alternating users on a [`ToyTarget`]: `app` and `app_clone` take turns; setSecret
+/// (as a master user would) sets the password of the user that is not current.
+struct ToyAlternating {
+    target: ToyTarget,
+    /// The bug: createSecret "prepares" the standby user by resetting its password, so
+    /// AWSPREVIOUS stops working before setSecret.
+    resets_standby_early: bool,
+}
+
+fn other_user(username: &str) -> String {
+    match username.strip_suffix("_clone") {
+        Some(base) => base.to_string(),
+        None => format!("{username}_clone"),
+    }
+}
+
+#[async_trait]
+impl Rotator for ToyAlternating {
+    fn name(&self) -> &str {
+        "toy-alternating"
+    }
+    async fn next_value(&self, v: &Versions<'_>) -> Result<SecretPayload, RotatorError> {
+        let current = ToyCredential::parse(&v.current().await?.payload)?;
+        let next = ToyCredential {
+            username: other_user(&current.username),
+            password: v.new_password().await?.expose_secret().to_string(),
+        };
+        if self.resets_standby_early {
+            self.target
+                .set_password(&next.username, &uuid::Uuid::new_v4().to_string());
+        }
+        Ok(serde_json::to_string(&next)?.into())
+    }
+    async fn set(&self, v: &Versions<'_>) -> Result<(), RotatorError> {
+        let pending = ToyCredential::parse(&v.pending().await?.payload)?;
+        self.target
+            .set_password(&pending.username, &pending.password);
+        Ok(())
+    }
+    async fn test(&self, v: &Versions<'_>) -> Result<(), RotatorError> {
+        let pending = ToyCredential::parse(&v.pending().await?.payload)?;
+        if self.target.login(&pending.username, &pending.password) {
+            Ok(())
+        } else {
+            Err(RotatorError::new(
+                ErrorKind::LoginRefused,
+                "the pending password does not log in",
+            ))
+        }
+    }
+}
+
+fn alternating(strategy: Strategy, resets_standby_early: bool) -> Conformance {
+    let target = ToyTarget::with_user("app", "initial-password");
+    target.set_password("app_clone", "clone-password");
+    Conformance::new(
+        Arc::new(ToyAlternating {
+            target: target.clone(),
+            resets_standby_early,
+        }),
+        Arc::new(target),
+        INITIAL,
+        strategy,
+    )
+}
+
+#[tokio::test]
+async fn a_correct_alternating_rotator_passes() {
+    let report = alternating(Strategy::Alternating, false)
+        .run()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(report.fault_points > 0, "{report}");
+}
+
+#[tokio::test]
+async fn an_alternating_rotator_declared_single_user_is_caught() {
+    let err = alternating(Strategy::Single, false)
+        .run()
+        .await
+        .unwrap_err();
+    assert_eq!(err.invariant, Invariant::PreviousRefused, "{err}");
+    assert!(err.to_string().contains(SINGLE_USER_PROMISE), "{err}");
+}
+
+#[tokio::test]
+async fn a_single_user_rotator_declared_alternating_is_caught() {
+    let target = ToyTarget::with_user("app", "initial-password");
+    let err = Conformance::new(
+        Arc::new(ToyRotator::new(target.clone())),
+        Arc::new(target),
+        INITIAL,
+        Strategy::Alternating,
+    )
+    .run()
+    .await
+    .unwrap_err();
+    assert_eq!(err.invariant, Invariant::CurrentWorks, "{err}");
+}
+
+#[tokio::test]
+async fn an_alternating_rotator_that_breaks_previous_before_set_secret_is_caught() {
+    let err = alternating(Strategy::Alternating, true)
+        .run()
+        .await
+        .unwrap_err();
+    assert_eq!(err.invariant, Invariant::PreviousStillWorks, "{err}");
+    let text = err.to_string();
+    assert!(
+        text.contains(
+            "alternating users: AWSPREVIOUS keeps working until the next rotation's setSecret"
+        ),
+        "{text}"
+    );
+    assert!(text.contains("before this rotation's setSecret"), "{text}");
 }

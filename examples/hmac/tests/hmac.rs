@@ -1,4 +1,5 @@
-//! The HMAC signing-key rotator: conformance (both strategies), the overlap, and failures.
+//! The HMAC signing-key rotator: conformance (alternating; single user is refused), the
+//! overlap, and failures.
 
 use std::sync::Arc;
 
@@ -7,7 +8,7 @@ use rotwise_core::{
     Driver, ErrorKind, ExposeSecret, LoginProbe, RotationEvent, SecretPayload, Step,
 };
 use rotwise_example_hmac::{HmacRotator, Key, KeyRing, SigningSecret};
-use rotwise_testkit::{Conformance, LocalService, Strategy};
+use rotwise_testkit::{Conformance, Invariant, LocalService, Strategy};
 use serde_json::{Value, json};
 
 fn fresh() -> (SigningSecret, KeyRing) {
@@ -16,30 +17,41 @@ fn fresh() -> (SigningSecret, KeyRing) {
     (initial, ring)
 }
 
-async fn conformance(strategy: Strategy) {
+fn suite(strategy: Strategy) -> Conformance {
     let (initial, ring) = fresh();
-    let report = Conformance::new(
+    Conformance::new(
         Arc::new(HmacRotator::new(ring.clone())),
         Arc::new(ring),
         initial.to_payload(),
         strategy,
     )
-    .run()
-    .await
-    .unwrap_or_else(|e| panic!("{e}"));
-    assert!(report.rotations > 10 && report.fault_points > 0, "{report}");
+    // The negative control: a well-formed secret whose key the verifiers never trusted
+    // (the default, a random string, would only prove the probe rejects malformed JSON).
+    .with_refused_value(SigningSecret::initial(Key::generate().unwrap()).to_payload())
 }
 
 #[tokio::test]
 async fn conformance_alternating() {
     // Overlap = the alternating promises: AWSCURRENT always verifies, AWSPREVIOUS until
     // the next rotation.
-    conformance(Strategy::Alternating).await;
+    let report = suite(Strategy::Alternating)
+        .run()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(report.rotations > 10 && report.fault_points > 0, "{report}");
 }
 
 #[tokio::test]
-async fn conformance_single_user() {
-    conformance(Strategy::Single).await;
+async fn the_overlap_is_not_single_user() {
+    // Single user promises AWSPREVIOUS stops working after a rotation; the overlap keeps
+    // it verifying on purpose, so the suite refuses this declaration.
+    let err = suite(Strategy::Single).run().await.unwrap_err();
+    assert_eq!(err.invariant, Invariant::PreviousRefused, "{err}");
+    assert!(
+        err.to_string()
+            .contains("single user: AWSPREVIOUS stops working after the rotation"),
+        "{err}"
+    );
 }
 
 struct Fixture {
