@@ -18,7 +18,7 @@ use crate::logging::LogConfig;
 pub const ENV_RUNTIME_API: &str = "AWS_LAMBDA_RUNTIME_API";
 
 /// The `errorType` of an init failure caused by the configuration (the
-/// [`ErrorKind::Configuration`] kind's).
+/// [`rotwise_core::ErrorKind::Configuration`] kind's).
 pub const CONFIG_ERROR_TYPE: &str = "InvalidConfiguration";
 
 /// What a rotation step's failure looks like to Lambda: `errorType` is
