@@ -10,7 +10,7 @@ use crate::event::{RotationEvent, Step};
 use crate::rotator::{PasswordSource, Rotator, Versions};
 use crate::store::{
     AWSCURRENT, AWSPENDING, PutSecretValue, SecretDescription, SecretStore, StoreError,
-    UpdateVersionStage,
+    StoreErrorKind, UpdateVersionStage,
 };
 
 /// What a successful step did.
@@ -18,7 +18,9 @@ use crate::store::{
 pub enum StepOutcome {
     /// The step ran.
     Done(Step),
-    /// createSecret found a pending value for this token (a retry) and kept it.
+    /// createSecret found a pending value for this token (a retry, or a concurrent
+    /// createSecret) and kept it: the service refused the new value with
+    /// `ResourceExistsException`.
     ReusedPending,
     /// The token is already AWSCURRENT: the rotation finished, nothing to do (AWS's rule;
     /// the step name is not even checked).
@@ -227,16 +229,11 @@ impl Driver {
             step: StepName(step.as_str().to_string()),
             source,
         };
-        // A retry finds the value an earlier attempt put; the service's own first
-        // attempt finds the value-less version RotateSecret made (NotFound).
-        match versions.pending().await {
-            Ok(_) => {
-                tracing::info!("a pending value exists for this token; reusing it");
-                return Ok(StepOutcome::ReusedPending);
-            }
-            Err(e) if e.is_not_found() => {}
-            Err(e) => return Err(store_err(e)),
-        }
+        // Put first (ARCHITECTURE.md, "The call budget"): no read of the pending version.
+        // The service's first attempt fills the value-less version RotateSecret made; a
+        // retried or concurrent createSecret finds the token already holding a value, and
+        // the service refuses to change an existing version (ResourceExistsException):
+        // that value is kept, exactly as reading it first would have.
         let current = match versions.current().await {
             Ok(c) => c.clone(),
             Err(e) if e.is_not_found() => {
@@ -257,7 +254,8 @@ impl Driver {
                     secret_id: event.secret_id.clone(),
                     source,
                 })?;
-        self.store
+        let put = self
+            .store
             .put_secret_value(PutSecretValue {
                 secret_id: description.arn.clone(),
                 token: event.client_request_token.clone(),
@@ -265,8 +263,15 @@ impl Driver {
                 stages: vec![AWSPENDING.to_string()],
                 rotation_token: event.rotation_token.clone(),
             })
-            .await
-            .map_err(store_err)?;
+            .await;
+        match put {
+            Ok(_) => {}
+            Err(e) if e.kind == StoreErrorKind::ResourceExists => {
+                tracing::info!("a pending value exists for this token; keeping it");
+                return Ok(StepOutcome::ReusedPending);
+            }
+            Err(e) => return Err(store_err(e)),
+        }
         tracing::info!("put the new value as AWSPENDING");
         Ok(StepOutcome::Done(step))
     }

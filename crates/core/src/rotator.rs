@@ -182,8 +182,11 @@ pub trait Rotator: Send + Sync {
     fn name(&self) -> &str;
 
     /// createSecret: the next value, usually derived from [`Versions::current`] with a
-    /// new password from [`Versions::new_password`]. Called only when no pending
-    /// value exists for the token yet.
+    /// new password from [`Versions::new_password`]. Must not change anything outside
+    /// the returned value: the driver puts it without reading the pending version first,
+    /// so a retried createSecret calls this again and the value is discarded when the
+    /// token already holds one (the service answers `ResourceExistsException` and the
+    /// earlier value is kept).
     async fn next_value(&self, versions: &Versions<'_>) -> Result<SecretPayload, RotatorError>;
 
     /// setSecret: make the target accept the pending value. Must be idempotent.

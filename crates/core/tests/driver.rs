@@ -212,8 +212,10 @@ async fn create_secret_reuses_the_pending_value_of_its_token() {
         run(&f, "createSecret", &token).await.unwrap(),
         StepOutcome::ReusedPending
     );
+    // The retry made a value too (createSecret puts without reading the pending version
+    // first), and the store refused it: the first value stays.
     assert_eq!(f.store.snapshot(), after_first);
-    assert_eq!(f.rotator.next_value_calls.load(Ordering::SeqCst), 1);
+    assert_eq!(f.rotator.next_value_calls.load(Ordering::SeqCst), 2);
     // The pending value keeps the other keys and has a new password.
     let pending = f
         .store
@@ -331,4 +333,95 @@ async fn rotation_token_is_forwarded_to_put_secret_value() {
         *store.rotation_tokens.lock().unwrap(),
         [Some("rotation-token-from-the-service".to_string())]
     );
+}
+
+/// Records each call's operation and yields before it, so two steps run at once
+/// interleave call by call.
+struct CallLog {
+    inner: Arc<MemoryStore>,
+    log: Mutex<Vec<&'static str>>,
+}
+
+impl StoreLayer for CallLog {
+    fn around<'a, T: Send + 'a>(
+        &'a self,
+        op: Operation,
+        call: StoreCall<'a, T>,
+    ) -> StoreFuture<'a, T> {
+        self.log.lock().unwrap().push(op.as_str());
+        let inner: Arc<dyn SecretStore> = self.inner.clone();
+        Box::pin(async move {
+            tokio::task::yield_now().await;
+            call(inner).await
+        })
+    }
+}
+
+fn call_log_fixture() -> (Arc<Layered<CallLog>>, Arc<MemoryStore>, Driver, String) {
+    let memory = Arc::new(MemoryStore::new());
+    let arn = memory.insert_secret("db", SECRET).unwrap();
+    let store = Arc::new(Layered(CallLog {
+        inner: memory.clone(),
+        log: Mutex::new(Vec::new()),
+    }));
+    let driver = Driver::new(store.clone(), Arc::new(JsonRotator::default()));
+    (store, memory, driver, arn)
+}
+
+#[tokio::test]
+async fn create_secret_puts_without_reading_the_pending_version_first() {
+    let (store, memory, driver, arn) = call_log_fixture();
+    let token = memory.begin_rotation(&arn).unwrap();
+    let event = RotationEvent::new(Step::CreateSecret, &arn, &token);
+    assert_eq!(
+        driver.handle(&event).await.unwrap(),
+        StepOutcome::Done(Step::CreateSecret)
+    );
+    assert_eq!(
+        *store.0.log.lock().unwrap(),
+        ["DescribeSecret", "GetSecretValue", "PutSecretValue"]
+    );
+    // A retry makes the same three calls and keeps the value.
+    let before = memory.snapshot();
+    store.0.log.lock().unwrap().clear();
+    assert_eq!(
+        driver.handle(&event).await.unwrap(),
+        StepOutcome::ReusedPending
+    );
+    assert_eq!(store.0.log.lock().unwrap().len(), 3);
+    assert_eq!(memory.snapshot(), before);
+}
+
+#[tokio::test]
+async fn two_create_secrets_at_once_both_succeed_and_one_value_wins() {
+    let (store, memory, driver, arn) = call_log_fixture();
+    let token = memory.begin_rotation(&arn).unwrap();
+    let event = RotationEvent::new(Step::CreateSecret, &arn, &token);
+    let (a, b) = tokio::join!(driver.handle(&event), driver.handle(&event));
+    // Interleaved: both read AWSCURRENT before either put.
+    let log = store.0.log.lock().unwrap().clone();
+    let first_put = log.iter().position(|op| *op == "PutSecretValue").unwrap();
+    assert_eq!(
+        log[..first_put]
+            .iter()
+            .filter(|op| **op == "GetSecretValue")
+            .count(),
+        2,
+        "{log:?}"
+    );
+    let mut outcomes = [a.unwrap(), b.unwrap()];
+    outcomes.sort_by_key(|o| format!("{o:?}"));
+    assert_eq!(
+        outcomes,
+        [
+            StepOutcome::Done(Step::CreateSecret),
+            StepOutcome::ReusedPending
+        ]
+    );
+    // One pending value, under the token, with AWSPENDING.
+    let pending = memory
+        .get_secret_value(&arn, Some(&token), Some(AWSPENDING))
+        .await
+        .unwrap();
+    assert_eq!(pending.version_id, token);
 }

@@ -20,7 +20,7 @@ use support::{CLIENT, canary_key, secret, secret_json, service_with_key};
 const BIN: &str = env!("CARGO_BIN_EXE_rotwise-example-apikey");
 
 /// Secrets Manager calls one rotation may make (the four steps).
-const MAX_CALLS: u64 = 11;
+const MAX_CALLS: u64 = 10;
 
 async fn value_at(store: &MemoryStore, arn: &str, stage: &str) -> ApiKeySecret {
     let v = store

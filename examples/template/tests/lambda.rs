@@ -31,14 +31,14 @@ async fn the_binary_rotates_a_secret_through_the_runtime_api() {
     let mut h = Harness::start(BIN.as_ref(), store.clone(), &env).await;
 
     // The four steps through the Runtime API; then AWSCURRENT is the new version,
-    // AWSPREVIOUS the old one, no AWSPENDING, in at most 11 Secrets Manager calls.
-    h.rotate_checked(&arn, 11).await;
+    // AWSPREVIOUS the old one, no AWSPENDING, in at most 10 Secrets Manager calls.
+    h.rotate_checked(&arn, 10).await;
     let first = value_at(&store, &arn, AWSCURRENT).await;
     assert_eq!(first.len(), 32);
     assert_eq!(value_at(&store, &arn, AWSPREVIOUS).await, "initial-key");
 
     // A second rotation in the same (warm) process: setSecret changes the key it set.
-    h.rotate_checked(&arn, 11).await;
+    h.rotate_checked(&arn, 10).await;
     assert_ne!(value_at(&store, &arn, AWSCURRENT).await, first);
 
     let logs = h.logs().await;

@@ -70,13 +70,13 @@ async fn single_user_rotation_through_the_runtime_api() {
 
             let log = fx.log_mark();
             let denied = fx.access_denied().await;
-            h.rotate_checked(&arn, 11).await;
+            assert_eq!(h.rotate_checked(&arn, 10).await.total_calls(), 10);
             let (u, new) = credentials_in(&store, &arn, AWSCURRENT).await;
             assert_eq!(u, user);
             assert_ne!(new, initial);
 
             // A second rotation in the same (warm) process.
-            h.rotate_checked(&arn, 11).await;
+            assert_eq!(h.rotate_checked(&arn, 10).await.total_calls(), 10);
             let (_, newer) = credentials_in(&store, &arn, AWSCURRENT).await;
             assert_eq!(
                 fx.access_denied().await - denied,
@@ -148,7 +148,7 @@ async fn alternating_rotation_through_the_runtime_api() {
 
             let log = fx.log_mark();
             let denied = fx.access_denied().await;
-            h.rotate_checked(&arn, 12).await;
+            assert_eq!(h.rotate_checked(&arn, 11).await.total_calls(), 11);
             let (u1, p1) = credentials_in(&store, &arn, AWSCURRENT).await;
             assert_eq!(u1, clone);
             assert!(
@@ -159,7 +159,7 @@ async fn alternating_rotation_through_the_runtime_api() {
                 "the clone has the base user's grants"
             );
 
-            h.rotate_checked(&arn, 12).await;
+            assert_eq!(h.rotate_checked(&arn, 11).await.total_calls(), 11);
             let (u2, p2) = credentials_in(&store, &arn, AWSCURRENT).await;
             assert_eq!(u2, user);
             let (u_prev, _) = credentials_in(&store, &arn, AWSPREVIOUS).await;

@@ -50,8 +50,8 @@ async fn single_user_rotation_through_the_runtime_api() {
                 .unwrap();
             let mut h = Harness::start(BIN.as_ref(), store.clone(), &env("single", &fx)).await;
 
-            // At most 11 calls; AWSCURRENT new, AWSPREVIOUS the old AWSCURRENT, no AWSPENDING.
-            h.rotate_checked(&arn, 11).await;
+            // Exactly 10 calls; AWSCURRENT new, AWSPREVIOUS the old AWSCURRENT, no AWSPENDING.
+            assert_eq!(h.rotate_checked(&arn, 10).await.total_calls(), 10);
             let (u, new) = credentials_in(&store, &arn, AWSCURRENT).await;
             assert_eq!(u, user);
             assert_ne!(new, initial);
@@ -62,7 +62,7 @@ async fn single_user_rotation_through_the_runtime_api() {
             );
 
             // A second rotation in the same (warm) process.
-            h.rotate_checked(&arn, 11).await;
+            assert_eq!(h.rotate_checked(&arn, 10).await.total_calls(), 10);
             let (_, newer) = credentials_in(&store, &arn, AWSCURRENT).await;
             assert!(logs_in(&fx, &user, &newer).await);
             assert!(!logs_in(&fx, &user, &new).await);
@@ -110,7 +110,7 @@ async fn alternating_rotation_through_the_runtime_api() {
                 .unwrap();
             let mut h = Harness::start(BIN.as_ref(), store.clone(), &env("alternating", &fx)).await;
 
-            h.rotate_checked(&arn, 12).await;
+            assert_eq!(h.rotate_checked(&arn, 11).await.total_calls(), 11);
             let (u1, p1) = credentials_in(&store, &arn, AWSCURRENT).await;
             assert_eq!(u1, format!("{user}_clone"));
             assert!(logs_in(&fx, &u1, &p1).await, "the clone logs in");
@@ -119,8 +119,8 @@ async fn alternating_rotation_through_the_runtime_api() {
                 "AWSPREVIOUS keeps working until the next rotation"
             );
 
-            // Warm: at most 12 calls.
-            h.rotate_checked(&arn, 12).await;
+            // Warm: exactly 11 calls.
+            assert_eq!(h.rotate_checked(&arn, 11).await.total_calls(), 11);
             let (u2, p2) = credentials_in(&store, &arn, AWSCURRENT).await;
             assert_eq!(u2, user);
             assert!(logs_in(&fx, &u2, &p2).await);
