@@ -68,11 +68,19 @@ async fn run(cli: Cli, env: Env) -> Result<(), CliError> {
     if let Command::Rotate(args) = &cli.command {
         args.check_store(cli.store.on_service())?;
     }
+    if let Command::Put(args) = &cli.command {
+        args.check_store(cli.store.on_service())?;
+    }
+    // Before anything is opened: a password in argv is refused outright.
+    if let Command::InitDemo(args) = &cli.command {
+        args.check_argv()?;
+    }
     let ctx = Ctx {
         backend: Backend::open(&cli.store, &env).await?,
         env,
         json: cli.json,
     };
+    tracing::debug!(on_service = cli.store.on_service(), "store ready");
     match cli.command {
         Command::Put(args) => put::run(args, &ctx).await,
         Command::InitDemo(args) => init_demo::run(args, &ctx).await,

@@ -102,9 +102,13 @@ pub async fn create_user(
     };
     // '%': the account matches wherever the CLI and the engine connect from.
     let account_host = "%";
+    // create_user_sql marks a clone of its `base` on MySQL 8.0.21+; the demo user is no
+    // clone, and `is_marked_clone_of` only ever looks at `<base>_clone`, so naming the user
+    // itself as the base is harmless (an unmarked public variant would be cleaner).
     let statement = sql::create_user_sql(
         &server,
         plugin,
+        user,
         user,
         account_host,
         password,

@@ -58,6 +58,26 @@ fn run_with(args: &[&str], env: &[(&str, &str)]) -> Output {
     cmd.output().unwrap()
 }
 
+/// [`run_with`], with `input` on standard input.
+fn run_with_input(args: &[&str], env: &[(&str, &str)], input: &str) -> Output {
+    use std::io::Write;
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_rotwise"));
+    cmd.args(args)
+        .env_remove("ROTWISE_STORE")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let mut child = cmd.spawn().unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(input.as_bytes()).unwrap();
+    drop(stdin);
+    child.wait_with_output().unwrap()
+}
+
 fn code(o: &Output) -> i32 {
     o.status.code().unwrap_or(-1)
 }
@@ -232,14 +252,12 @@ fn bad_input_exits_2_and_leaves_the_store_unchanged() {
             "unknown engine",
         ),
         (
-            vec![
-                "init-demo",
-                "--engine",
-                "mysql",
-                "--pg-url",
-                "postgres://a:b@h/d",
-            ],
-            "--pg-url is for --engine postgres",
+            vec!["init-demo", "--engine", "mysql", "--pg-url-stdin"],
+            "--pg-url-stdin is for --engine postgres",
+        ),
+        (
+            vec!["init-demo", "--mysql-url-stdin"],
+            "--mysql-url-stdin is for --engine mysql",
         ),
         (vec!["status"], "Usage"),
     ];
@@ -258,6 +276,72 @@ fn bad_input_exits_2_and_leaves_the_store_unchanged() {
             );
         }
         assert_eq!(s.bytes(), before, "{args:?} changed the store");
+    }
+}
+
+/// Issue 19, item 8: the admin password is never taken in argv (`ps`, shell history). A
+/// URL with a password on the command line is refused before any connection (exit 2, the
+/// message names the environment variable and the stdin flag, never the password), and the
+/// store is not touched; an empty standard input is bad input too.
+#[test]
+fn admin_urls_with_a_password_are_refused_on_the_command_line() {
+    let s = Store::new();
+    let f = s.json_file("a.json", r#"{"password":"canary-pw-1"}"#);
+    ok(&s.run(&["put", "keep", "--from-json", f.to_str().unwrap()]));
+    let before = s.bytes();
+    let port = closed_port().to_string();
+    let pg = format!("postgres://admin:canary-admin-pw@127.0.0.1:{port}/db");
+    let my = format!("mysql://admin:canary-admin-pw@127.0.0.1:{port}");
+    let cases: Vec<(Vec<&str>, &str)> = vec![
+        (vec!["init-demo", "--pg-url", &pg], "ROTWISE_PG_URL"),
+        (
+            vec!["init-demo", "--engine", "mysql", "--mysql-url", &my],
+            "ROTWISE_MYSQL_URL",
+        ),
+        // The engine mismatch must not hide the refusal.
+        (
+            vec!["init-demo", "--engine", "mysql", "--pg-url", &pg],
+            "ROTWISE_PG_URL",
+        ),
+    ];
+    for (args, var) in cases {
+        let out = s.run(&args);
+        let err = stderr(&out);
+        assert_eq!(code(&out), 2, "{args:?}: {err}");
+        assert!(err.contains(var), "{args:?}: {err}");
+        assert!(err.contains("-url-stdin"), "{args:?}: {err}");
+        assert!(err.contains("command line"), "{args:?}: {err}");
+        assert!(
+            !err.contains("canary-admin-pw") && !stdout(&out).contains("canary-admin-pw"),
+            "{args:?} echoed the password"
+        );
+        assert_eq!(s.bytes(), before, "{args:?} changed the store");
+    }
+    // Refused before anything is opened: a fresh store is not even created.
+    let fresh = Store::new();
+    let out = fresh.run(&["init-demo", "--pg-url", &pg]);
+    assert_eq!(code(&out), 2, "{}", stderr(&out));
+    assert!(
+        !fresh.file.exists(),
+        "the store was opened before the refusal"
+    );
+    // An empty standard input: bad input, nothing changed.
+    let store = s.file.to_str().unwrap().to_string();
+    for args in [
+        vec!["--store", &store, "init-demo", "--pg-url-stdin"],
+        vec![
+            "--store",
+            &store,
+            "init-demo",
+            "--engine",
+            "mysql",
+            "--mysql-url-stdin",
+        ],
+    ] {
+        let out = run_with_input(&args, &[], "");
+        assert_eq!(code(&out), 2, "{args:?}: {}", stderr(&out));
+        assert!(stderr(&out).contains("standard input"), "{}", stderr(&out));
+        assert_eq!(s.bytes(), before);
     }
 }
 
@@ -459,8 +543,11 @@ async fn init_demo_then_rotate_changes_the_real_password() {
     let name = format!("demo/{}", uuid::Uuid::new_v4().simple());
     let ca = pg.ca.to_str().unwrap().to_string();
     let url = pg.url.clone();
+    // ROTWISE_PG_URL wins over the test servers' variable (pointed at a closed port here).
+    let broken = format!("postgres://x:y@127.0.0.1:{}/db", closed_port());
     let env = [
-        ("ROTATION_TEST_PG_URL", url.as_str()),
+        ("ROTWISE_PG_URL", url.as_str()),
+        ("ROTATION_TEST_PG_URL", broken.as_str()),
         ("ROTATION_CA_FILE", ca.as_str()),
     ];
     let store_arg = s.file.to_str().unwrap().to_string();
@@ -715,22 +802,26 @@ async fn mysql_init_demo_then_rotate_changes_the_real_password() {
     let ca = my.ca.to_str().unwrap().to_string();
     let url = my.url.clone();
     let store_arg = s.file.to_str().unwrap().to_string();
+    // The URL on standard input wins over the test servers' variable (a closed port here).
+    let broken = format!("mysql://x:y@127.0.0.1:{}", closed_port());
     let env = [
-        ("ROTATION_TEST_MYSQL_URL", url.as_str()),
+        ("ROTATION_TEST_MYSQL_URL", broken.as_str()),
         ("ROTATION_CA_FILE", ca.as_str()),
     ];
-    let out = run_with(
+    let out = run_with_input(
         &[
             "--store",
             &store_arg,
             "init-demo",
             "--engine",
             "mysql",
+            "--mysql-url-stdin",
             "--name",
             &name,
             "--json",
         ],
         &env,
+        &format!("{url}\n"),
     );
     let demo = json_out(ok(&out));
     let user = demo["user"].as_str().unwrap().to_string();
@@ -1073,4 +1164,233 @@ fn invalid_secret_or_configuration_exits_2_and_changes_nothing() {
         }
         assert_eq!(s.bytes(), before, "{name} {env:?} changed the store");
     }
+}
+
+/// The most specific `ROTWISE_LOG` a user can write for each dependency that logs secrets.
+const SPECIFIC_LOG: &str = "trace,tokio_postgres=trace,tokio_postgres::query=trace,\
+    tokio_postgres::simple_query=trace,tokio_postgres::prepare=trace,\
+    tokio_postgres::connect_raw=trace,postgres_protocol=trace,mysql_async=trace,\
+    mysql_async::conn=trace,mysql_async::conn::routines=trace,mysql_common=trace,\
+    aws_smithy_runtime=trace,aws_sdk_secretsmanager=trace,aws_config=trace,hyper=trace,\
+    hyper_util=trace,rustls=trace,lambda_runtime=trace,rotwise_db=trace";
+
+/// Which of `secrets` (named) appear in `text`, with the first line holding each.
+fn leaks_in(text: &str, secrets: &[(String, String)]) -> Vec<String> {
+    secrets
+        .iter()
+        .filter_map(|(name, value)| {
+            text.lines()
+                .find(|l| l.contains(value.as_str()))
+                .map(|l| format!("{name} in: {}", l.chars().take(300).collect::<String>()))
+        })
+        .collect()
+}
+
+/// Issue 19, item 5: `init-demo` and `rotate` on PostgreSQL with the most specific
+/// `ROTWISE_LOG` (before, `tokio_postgres::simple_query=debug` beat the cap and logged the
+/// ALTER ROLE with its SCRAM verifier): neither password nor verifier (old or new) is in
+/// stdout or stderr. Positive controls: rotwise's own DEBUG lines are there, and the
+/// planted canary in the secret's name is found.
+#[tokio::test]
+async fn rotate_with_the_most_specific_log_directives_prints_no_secret() {
+    let Some(pg) = rotwise_test_services::require_pg() else {
+        return;
+    };
+    let s = Store::new();
+    let planted = format!("Planted{}", uuid::Uuid::new_v4().simple());
+    let name = format!("trace/{planted}");
+    let ca = pg.ca.to_str().unwrap().to_string();
+    let url = pg.url.clone();
+    let store_arg = s.file.to_str().unwrap().to_string();
+    let init_env = [
+        ("ROTWISE_PG_URL", url.as_str()),
+        ("ROTATION_CA_FILE", ca.as_str()),
+        ("ROTWISE_LOG", SPECIFIC_LOG),
+    ];
+    let init = run_with(
+        &[
+            "--store",
+            &store_arg,
+            "init-demo",
+            "--name",
+            &name,
+            "--json",
+        ],
+        &init_env,
+    );
+    let demo = json_out(ok(&init));
+    let role = demo["role"].as_str().unwrap().to_string();
+    let role_for_cleanup = role.clone();
+    let pg2 = pg.clone();
+    rotwise_test_services::run_then_cleanup(
+        async move {
+            let verifier = |role: String| {
+                let pg = pg.clone();
+                async move {
+                    let v: String = pg
+                        .admin()
+                        .await
+                        .query_one(
+                            "SELECT rolpassword FROM pg_authid WHERE rolname = $1",
+                            &[&role],
+                        )
+                        .await
+                        .unwrap()
+                        .get(0);
+                    assert!(v.starts_with("SCRAM-SHA-256$"));
+                    let mut parts = vec![v.clone()];
+                    parts.extend(v.split(['$', ':']).skip(2).map(str::to_string));
+                    parts
+                }
+            };
+            let old_pw = stored_current(&s.file, &name)["password"]
+                .as_str()
+                .unwrap()
+                .to_string();
+            let old_verifier = verifier(role.clone()).await;
+            let env = [
+                ("ROTATION_CA_FILE", ca.as_str()),
+                ("ROTWISE_LOG", SPECIFIC_LOG),
+            ];
+            let out = run_with(&["--store", &store_arg, "rotate", &name], &env);
+            ok(&out);
+            let new_pw = stored_current(&s.file, &name)["password"]
+                .as_str()
+                .unwrap()
+                .to_string();
+            assert_ne!(new_pw, old_pw);
+            let new_verifier = verifier(role.clone()).await;
+
+            let mut secrets = vec![
+                ("the old password".to_string(), old_pw),
+                ("the new password".to_string(), new_pw),
+            ];
+            for (i, p) in old_verifier.into_iter().enumerate() {
+                secrets.push((format!("the old verifier (part {i})"), p));
+            }
+            for (i, p) in new_verifier.into_iter().enumerate() {
+                secrets.push((format!("the new verifier (part {i})"), p));
+            }
+            let all = format!(
+                "{}{}{}{}",
+                stdout(&init),
+                stderr(&init),
+                stdout(&out),
+                stderr(&out)
+            );
+            let found = leaks_in(&all, &secrets);
+            assert!(found.is_empty(), "secrets printed:\n{}", found.join("\n"));
+            // Positive controls.
+            assert!(all.contains(&planted), "the planted canary is found");
+            assert!(
+                stderr(&out).lines().any(|l| l.contains("DEBUG")),
+                "rotwise's own DEBUG lines are printed:\n{}",
+                stderr(&out)
+            );
+        },
+        async move {
+            let _ = pg2
+                .admin()
+                .await
+                .batch_execute(&format!("DROP ROLE IF EXISTS \"{role_for_cleanup}\""))
+                .await;
+        },
+    )
+    .await;
+}
+
+/// The same on the private MariaDB: neither password nor the `mysql_native_password` hash
+/// (old or new) is printed with the most specific `ROTWISE_LOG`.
+#[tokio::test]
+async fn mysql_rotate_with_the_most_specific_log_directives_prints_no_secret() {
+    use rotwise_test_services::mysql_async::prelude::Queryable;
+    let Some(my) = rotwise_test_services::require_mysql() else {
+        return;
+    };
+    let s = Store::new();
+    let planted = format!("Planted{}", uuid::Uuid::new_v4().simple());
+    let name = format!("trace/{planted}");
+    let ca = my.ca.to_str().unwrap().to_string();
+    let store_arg = s.file.to_str().unwrap().to_string();
+    let env = [
+        ("ROTWISE_MYSQL_URL", my.url.as_str()),
+        ("ROTATION_CA_FILE", ca.as_str()),
+        ("ROTWISE_LOG", SPECIFIC_LOG),
+    ];
+    let init = run_with(
+        &[
+            "--store",
+            &store_arg,
+            "init-demo",
+            "--engine",
+            "mysql",
+            "--name",
+            &name,
+            "--json",
+        ],
+        &env,
+    );
+    let demo = json_out(ok(&init));
+    let user = demo["user"].as_str().unwrap().to_string();
+    let hash = |user: String| {
+        let my = my.clone();
+        async move {
+            let mut admin = my.admin().await;
+            let h: Option<String> = admin
+                .exec_first(
+                    "SELECT authentication_string FROM mysql.user WHERE User = ?",
+                    (user,),
+                )
+                .await
+                .unwrap();
+            let _ = admin.disconnect().await;
+            let h = h.unwrap_or_default();
+            assert!(h.starts_with('*') && h.len() == 41, "a native hash");
+            h
+        }
+    };
+    let old_pw = stored_current(&s.file, &name)["password"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let old_hash = hash(user.clone()).await;
+    let out = run_with(&["--store", &store_arg, "rotate", &name], &env);
+    let new_pw = stored_current(&s.file, &name)["password"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let new_hash = hash(user.clone()).await;
+    let mut admin = my.admin().await;
+    let _ = admin
+        .query_drop(format!(
+            "DROP USER IF EXISTS '{user}'@'%', '{user}'@'localhost'"
+        ))
+        .await;
+    let _ = admin.disconnect().await;
+    ok(&out);
+    assert_ne!(new_pw, old_pw);
+    let secrets = vec![
+        ("the old password".to_string(), old_pw),
+        ("the new password".to_string(), new_pw),
+        ("the old hash".to_string(), old_hash.clone()),
+        ("the new hash".to_string(), new_hash.clone()),
+        // Also without the leading '*' (as a statement or a Debug form may print it).
+        ("the old hash's hex".to_string(), old_hash[1..].to_string()),
+        ("the new hash's hex".to_string(), new_hash[1..].to_string()),
+    ];
+    let all = format!(
+        "{}{}{}{}",
+        stdout(&init),
+        stderr(&init),
+        stdout(&out),
+        stderr(&out)
+    );
+    let found = leaks_in(&all, &secrets);
+    assert!(found.is_empty(), "secrets printed:\n{}", found.join("\n"));
+    assert!(all.contains(&planted), "the planted canary is found");
+    assert!(
+        stderr(&out).lines().any(|l| l.contains("DEBUG")),
+        "rotwise's own DEBUG lines are printed:\n{}",
+        stderr(&out)
+    );
 }

@@ -47,6 +47,7 @@ pub mod config;
 pub mod driver;
 pub mod error;
 pub mod event;
+pub mod logs;
 pub mod password;
 pub mod rotator;
 pub mod store;

@@ -151,6 +151,31 @@ pub fn chain(e: &(dyn std::error::Error + 'static)) -> String {
     out
 }
 
+/// A type's name without its module paths, for errors about a value of the wrong type
+/// (`Option<alloc::string::String>` → `Option<String>`): the engines' typed row readers
+/// name what they wanted, never the value they got.
+///
+/// ```
+/// assert_eq!(rotwise_db::error::short_type_name::<Option<String>>(), "Option<String>");
+/// assert_eq!(rotwise_db::error::short_type_name::<i32>(), "i32");
+/// ```
+pub fn short_type_name<T>() -> String {
+    let full = std::any::type_name::<T>();
+    let mut out = String::with_capacity(full.len());
+    let mut segment = String::new();
+    for c in full.chars() {
+        if c.is_alphanumeric() || c == '_' || c == ':' {
+            segment.push(c);
+        } else {
+            out.push_str(segment.rsplit("::").next().unwrap_or(""));
+            segment.clear();
+            out.push(c);
+        }
+    }
+    out.push_str(segment.rsplit("::").next().unwrap_or(""));
+    out
+}
+
 /// A timeout for messages: `5 s`, `250 ms`.
 pub fn fmt_duration(d: Duration) -> String {
     if d.subsec_millis() == 0 {

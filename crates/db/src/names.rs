@@ -166,8 +166,70 @@ pub fn clone_username(base: &str, limit: NameLimit) -> Result<String, NameError>
     Ok(clone)
 }
 
+/// The two users of an alternating pair, derived from the **current** user's name only,
+/// one way everywhere: createSecret's next name, setSecret's check of the pending name,
+/// the engine's [`Dialect::ensure_pair`](crate::Dialect::ensure_pair) and testSecret all
+/// take the pair from [`Pair::of`] and never derive it again from the pending name (for a
+/// current user `a_clone_clone`, the pending name `a_clone` would otherwise read as the
+/// clone of `a`).
+///
+/// A name ending in `_clone` is the clone of the name without that suffix (once, as AWS's
+/// functions read it); any other name is a base user whose clone is `name_clone`.
+///
+/// ```
+/// use rotwise_db::names::{NameLimit, Pair};
+/// let p = Pair::of("a_clone_clone", NameLimit::NONE).unwrap();
+/// assert_eq!((p.base.as_str(), p.clone.as_str()), ("a_clone", "a_clone_clone"));
+/// assert_eq!(p.other("a_clone_clone"), Some("a_clone"));
+/// assert_eq!(p.other("a"), None);
+/// let p = Pair::of("app", NameLimit::NONE).unwrap();
+/// assert_eq!(p.other("app"), Some("app_clone"));
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Pair {
+    /// The base user: the one whose privileges the clone copies.
+    pub base: String,
+    /// The clone (`<base>_clone`), which rotwise creates and marks as its own.
+    pub clone: String,
+}
+
+impl Pair {
+    /// The pair the current user `current` belongs to (see the type's docs), with both
+    /// names within `limit`.
+    pub fn of(current: &str, limit: NameLimit) -> Result<Pair, NameError> {
+        check_name(current, limit)?;
+        let base = base_username(current);
+        if base != current {
+            return Ok(Pair {
+                base: base.to_owned(),
+                clone: current.to_owned(),
+            });
+        }
+        Ok(Pair {
+            base: current.to_owned(),
+            clone: clone_username(current, limit)?,
+        })
+    }
+
+    /// The other member of the pair, `None` when `name` is neither.
+    pub fn other(&self, name: &str) -> Option<&str> {
+        if name == self.base {
+            Some(&self.clone)
+        } else if name == self.clone {
+            Some(&self.base)
+        } else {
+            None
+        }
+    }
+
+    /// Whether `name` is the clone.
+    pub fn is_clone(&self, name: &str) -> bool {
+        name == self.clone
+    }
+}
+
 /// The other user of the alternating pair: `name` without `_clone`, or `name_clone`
-/// (within `limit`).
+/// (within `limit`); the same as [`Pair::of`]`(name)`'s other member.
 ///
 /// ```
 /// use rotwise_db::names::{NameLimit, Unit, alt_username};
@@ -177,12 +239,12 @@ pub fn clone_username(base: &str, limit: NameLimit) -> Result<String, NameError>
 /// assert!(alt_username(&"x".repeat(60), pg).is_err());
 /// ```
 pub fn alt_username(name: &str, limit: NameLimit) -> Result<String, NameError> {
-    check_name(name, limit)?;
-    let base = base_username(name);
-    if base != name {
-        return Ok(base.to_owned());
-    }
-    clone_username(name, limit)
+    let pair = Pair::of(name, limit)?;
+    Ok(if pair.is_clone(name) {
+        pair.base
+    } else {
+        pair.clone
+    })
 }
 
 #[cfg(test)]
@@ -225,5 +287,26 @@ mod tests {
         assert_eq!(alt_username("", MY), Err(NameError::Empty));
         assert!(matches!(alt_username("a\0", MY), Err(NameError::Nul(_))));
         assert_eq!(alt_username("_clone", MY).unwrap(), "_clone_clone");
+    }
+
+    /// One derivation: from either member of a pair whose base does not end in `_clone`,
+    /// the same two users; `a_clone_clone` is the clone of `a_clone`, never of `a`.
+    #[test]
+    fn pair_is_derived_one_way() {
+        let p = Pair::of("app", PG).unwrap();
+        assert_eq!(Pair::of("app_clone", PG).unwrap(), p);
+        assert_eq!(p.other("app_clone"), Some("app"));
+        let p = Pair::of("a_clone_clone", PG).unwrap();
+        assert_eq!(
+            (p.base.as_str(), p.clone.as_str()),
+            ("a_clone", "a_clone_clone")
+        );
+        assert_eq!(alt_username("a_clone_clone", PG).unwrap(), p.base);
+        // The pending name of that pair is not re-read as a clone of `a`.
+        assert_eq!(p.other("a_clone"), Some("a_clone_clone"));
+        assert_eq!(p.other("a"), None);
+        assert!(Pair::of(&"a".repeat(58), PG).is_err());
+        // A clone name is within the limit already: its base is too.
+        assert!(Pair::of(&format!("{}_clone", "a".repeat(57)), PG).is_ok());
     }
 }

@@ -13,8 +13,16 @@ use crate::tls::TlsMode;
 pub const ENV_STRATEGY: &str = "ROTATION_STRATEGY";
 /// `ROTATION_TLS_MODE`: `disable`, `prefer`, `require` or `verify-full`.
 pub const ENV_TLS_MODE: &str = "ROTATION_TLS_MODE";
-/// `ROTATION_CA_FILE`: PEM certificates trusted in addition to the system bundle.
+/// `ROTATION_CA_FILE`: PEM certificates trusted in addition to the system bundle
+/// (`verify-full`, `prefer`), or instead of it (`require`).
 pub const ENV_CA_FILE: &str = "ROTATION_CA_FILE";
+/// `ROTATION_ALLOW_CLEARTEXT_PASSWORD`: `true` lets a server whose certificate was not
+/// verified for the host name ask for the password in cleartext.
+pub const ENV_ALLOW_CLEARTEXT_PASSWORD: &str = "ROTATION_ALLOW_CLEARTEXT_PASSWORD";
+/// `ROTATION_MYSQL_DUAL_PASSWORD`: `true` makes the MySQL engine's single-user rotation
+/// keep the old password as MySQL 8's secondary password until finishSecret (MySQL
+/// 8.0.14+; refused on MariaDB and older MySQL). Ignored by the PostgreSQL engine.
+pub const ENV_MYSQL_DUAL_PASSWORD: &str = "ROTATION_MYSQL_DUAL_PASSWORD";
 /// `ROTATION_CONNECT_TIMEOUT_MS`: limit for one database login.
 pub const ENV_CONNECT_TIMEOUT_MS: &str = "ROTATION_CONNECT_TIMEOUT_MS";
 
@@ -31,7 +39,8 @@ pub struct DbOptions {
     /// Overrides every secret's `ssl` key. `None`: `ssl` true → verify-full, false →
     /// disable, absent → prefer.
     pub tls: Option<TlsMode>,
-    /// Trusted in addition to the system bundle (e.g. the RDS CA bundle).
+    /// Trusted in addition to the system bundle (e.g. the RDS CA bundle); with
+    /// [`TlsMode::Require`], trusted instead of it.
     pub ca_file: Option<PathBuf>,
     /// Limit for one login (TCP connect, TLS handshake and authentication).
     pub connect_timeout: Duration,
@@ -41,6 +50,19 @@ pub struct DbOptions {
     /// The clone-name limit createSecret checks, for engines whose limit depends on the
     /// server (MySQL's `USERNAME_CHARACTER_LIMIT`). `None`: the engine's documented limit.
     pub username_limit: Option<usize>,
+    /// Send the password when a server asks for it in a form the other end can read
+    /// (PostgreSQL `password` authentication; MySQL `caching_sha2_password` full
+    /// authentication and `mysql_clear_password`) over a connection whose certificate was
+    /// not verified for the host name (`disable`, `require`, `prefer` after its fallback). `false` (the default):
+    /// such a login fails with [`LoginFailure::Tls`](crate::LoginFailure::Tls). SCRAM, MD5 and
+    /// `mysql_native_password` never send the password and are always allowed.
+    pub allow_cleartext_password: bool,
+    /// MySQL engine, single user (`ROTATION_MYSQL_DUAL_PASSWORD`): setSecret sets the new
+    /// password with `RETAIN CURRENT PASSWORD` and finishSecret runs `DISCARD OLD
+    /// PASSWORD`, so clients holding the old password keep working until the rotation
+    /// finishes. MySQL 8.0.14+ only: refused before any change on MariaDB and older MySQL.
+    /// Ignored by the PostgreSQL engine and by alternating users.
+    pub mysql_dual_password: bool,
 }
 
 impl Default for DbOptions {
@@ -51,13 +73,17 @@ impl Default for DbOptions {
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
             strategy: None,
             username_limit: None,
+            allow_cleartext_password: false,
+            mysql_dual_password: false,
         }
     }
 }
 
 impl DbOptions {
     /// Read `ROTATION_STRATEGY`, `ROTATION_TLS_MODE`, `ROTATION_CA_FILE` (checked readable
-    /// now, so a wrong path stops the function at init), `ROTATION_CONNECT_TIMEOUT_MS`, and
+    /// now, so a wrong path stops the function at init), `ROTATION_CONNECT_TIMEOUT_MS`,
+    /// `ROTATION_ALLOW_CLEARTEXT_PASSWORD` and `ROTATION_MYSQL_DUAL_PASSWORD` (booleans as
+    /// AWS's variables: `true`, `1`, `y`, `yes`, `false`, `0`, `n`, `no`, any case) and
     /// `username_limit_var` when the engine has one. Blank means unset.
     ///
     /// ```
@@ -112,13 +138,44 @@ impl DbOptions {
                 _ => return Err(ConfigError::invalid(var, v, "a positive integer")),
             },
         };
+        let allow_cleartext_password = match env.get_set(ENV_ALLOW_CLEARTEXT_PASSWORD) {
+            None => false,
+            Some(v) => parse_bool(v).ok_or_else(|| {
+                ConfigError::invalid(
+                    ENV_ALLOW_CLEARTEXT_PASSWORD,
+                    v,
+                    "true or false (also 1, y, yes, 0, n, no)",
+                )
+            })?,
+        };
+        let mysql_dual_password = match env.get_set(ENV_MYSQL_DUAL_PASSWORD) {
+            None => false,
+            Some(v) => parse_bool(v).ok_or_else(|| {
+                ConfigError::invalid(
+                    ENV_MYSQL_DUAL_PASSWORD,
+                    v,
+                    "true or false (also 1, y, yes, 0, n, no)",
+                )
+            })?,
+        };
         Ok(DbOptions {
             tls,
             ca_file,
             connect_timeout,
             strategy,
             username_limit,
+            allow_cleartext_password,
+            mysql_dual_password,
         })
+    }
+}
+
+/// A boolean as AWS's variables spell it (the rule `rotwise_core::config` documents).
+fn parse_bool(v: &str) -> Option<bool> {
+    match v.trim().to_ascii_lowercase().as_str() {
+        "true" | "1" | "y" | "yes" => Some(true),
+        "false" | "0" | "n" | "no" => Some(false),
+        _ => None,
     }
 }
 
@@ -148,8 +205,16 @@ mod tests {
             ("ROTATION_CA_FILE", "/dev/null"),
             ("ROTATION_CONNECT_TIMEOUT_MS", "2500"),
             ("USERNAME_CHARACTER_LIMIT", "32"),
+            ("ROTATION_ALLOW_CLEARTEXT_PASSWORD", " Yes "),
+            ("ROTATION_MYSQL_DUAL_PASSWORD", "true"),
         ])
         .unwrap();
+        assert!(o.allow_cleartext_password);
+        assert!(o.mysql_dual_password);
+        for (value, expected) in [("true", true), ("0", false), ("N", false), ("", false)] {
+            let o = parse(&[("ROTATION_ALLOW_CLEARTEXT_PASSWORD", value)]).unwrap();
+            assert_eq!(o.allow_cleartext_password, expected, "{value:?}");
+        }
         assert_eq!(o.strategy, Some(Strategy::Alternating));
         assert_eq!(o.tls, Some(TlsMode::Require));
         assert_eq!(o.ca_file, Some(PathBuf::from("/dev/null")));
@@ -173,6 +238,8 @@ mod tests {
             ("ROTATION_CONNECT_TIMEOUT_MS", "5s"),
             ("ROTATION_CONNECT_TIMEOUT_MS", "900001"),
             ("USERNAME_CHARACTER_LIMIT", "-1"),
+            ("ROTATION_ALLOW_CLEARTEXT_PASSWORD", "sometimes"),
+            ("ROTATION_MYSQL_DUAL_PASSWORD", "retain"),
         ] {
             let err = parse(&[(var, value)]).unwrap_err();
             assert_eq!(err.var, var, "{var}={value}: {err}");

@@ -17,7 +17,7 @@ use rotwise_core::{
 
 use crate::credential::Credential;
 use crate::error::DbError;
-use crate::names::{NameLimit, alt_username, check_name};
+use crate::names::{NameLimit, Pair, alt_username, check_name};
 use crate::options::DbOptions;
 use crate::secret::{DbSecret, Engine, SecretError};
 use crate::tls::TlsMode;
@@ -84,16 +84,51 @@ pub trait Dialect: Send + Sync + Sized + 'static {
     ) -> Result<Self::Account, DbError>;
 
     /// Alternating, as the master: create the clone on first use or set the pending
-    /// user's password, and make the clone equivalent to the base user.
+    /// user's password, and make the clone equivalent to the base user. `pair` is the
+    /// pair [`Pair::of`] the current user: the engine must not derive it again from the
+    /// pending name. An existing clone is used only if rotwise made it (the engine's
+    /// marker, or on engines without one a check that it holds nothing the base does
+    /// not); otherwise this fails before any change, naming the clone and the statement
+    /// that adopts it.
+    ///
+    /// `holder` tells what the secret proves about the clone, for engines without a
+    /// marker: whether the current login (already made) was the clone's, and the clone's
+    /// credential from AWSPREVIOUS (fetched only when asked).
     async fn ensure_pair(
         &self,
         master: Self::Session,
         pending: &DbSecret<Self::Engine>,
+        pair: &Pair,
         account: Self::Account,
+        holder: &Holder<'_, '_, Self::Engine>,
     ) -> Result<(), DbError>;
 
+    /// Whether [`Dialect::after_finish`] has work to do for this rotator's options; when
+    /// `false` (the default) finishSecret reads no secret and logs in nowhere, so the call
+    /// budget of the engines that need nothing after finishSecret is unchanged.
+    fn needs_after_finish(&self) -> bool {
+        false
+    }
+
+    /// finishSecret, after AWSCURRENT moved to `current` (the value setSecret set), when
+    /// [`Dialect::needs_after_finish`]: e.g. MySQL 8's `DISCARD OLD PASSWORD` for dual
+    /// passwords. Not re-run when a retried finishSecret finds the token already current.
+    /// The default does nothing.
+    async fn after_finish(
+        &self,
+        current: &DbSecret<Self::Engine>,
+        strategy: Strategy,
+    ) -> Result<(), DbError> {
+        let _ = (current, strategy);
+        Ok(())
+    }
+
     /// testSecret: prove the pending login works. The default probes; an engine may check
-    /// more (PostgreSQL: the clone acts as its base role).
+    /// more (PostgreSQL: a clone acts as its base role). testSecret reads only the pending
+    /// version (the call budget), so what the engine checks comes from `pending`, the
+    /// `strategy` and the server itself (PostgreSQL reads the clone's marker), never from a
+    /// pair derived from the pending user's name, which is ambiguous (`a_clone` is the
+    /// clone of `a`, or the base of `a_clone_clone`).
     async fn test_pending(
         &self,
         session: Self::Session,
@@ -102,6 +137,45 @@ pub trait Dialect: Send + Sync + Sized + 'static {
     ) -> Result<(), DbError> {
         let _ = (pending, strategy);
         self.probe(session).await
+    }
+}
+
+/// What the secret being rotated proves about the alternating pair's clone: whoever can
+/// write the secret already holds a working credential for the clone when the current
+/// login (made before the master acts) is the clone's, or when AWSPREVIOUS is the clone's
+/// and still logs in. An engine without a marker for the clones rotwise creates (MariaDB)
+/// uses it to accept a clone whose grants differ from the base user's.
+pub struct Holder<'a, 'v, E: Engine> {
+    versions: &'a Versions<'v>,
+    current: &'a DbSecret<E>,
+    pair: &'a Pair,
+}
+
+impl<E: Engine> Holder<'_, '_, E> {
+    /// The current user is the clone (and its login already succeeded).
+    pub fn current_is_clone(&self) -> bool {
+        self.pair.is_clone(&self.current.username)
+    }
+
+    /// The clone's credential from AWSPREVIOUS, with the current secret's connection
+    /// fields, when AWSPREVIOUS names the clone. Not tried: log in with it (as
+    /// [`Credential::Previous`]) to prove possession. One `GetSecretValue`, on the first
+    /// call only.
+    pub async fn previous_clone(&self) -> Result<Option<DbSecret<E>>, DbError> {
+        let Some(version) = self.versions.previous().await? else {
+            return Ok(None);
+        };
+        let Ok(previous) = DbSecret::<E>::parse(&version.payload) else {
+            return Ok(None);
+        };
+        if previous.username != self.pair.clone || previous.host != self.current.host {
+            return Ok(None);
+        }
+        Ok(Some(
+            self.current
+                .with_username(&self.pair.clone)
+                .with_password(previous.password.clone()),
+        ))
     }
 }
 
@@ -121,6 +195,53 @@ fn parse<E: Engine>(
 
 fn missing_masterarn() -> DbError {
     DbError::secret(Credential::Current, SecretError::Missing("masterarn"))
+}
+
+/// AWSPENDING must connect exactly as AWSCURRENT does: same user (single) or the other
+/// user of `pair` (alternating), same host (AWS's texts for these two), and the same port,
+/// database, engine, `ssl` and `masterarn`. Checked in setSecret and testSecret before any
+/// login, so a planted pending value can neither send a password elsewhere nor turn TLS
+/// off. The message names the field, never its value.
+fn check_pending<E: Engine>(
+    current: &DbSecret<E>,
+    pending: &DbSecret<E>,
+    pair: Option<&Pair>,
+) -> Result<(), DbError> {
+    let user_ok = match pair {
+        None => pending.username == current.username,
+        Some(pair) => pair.other(&current.username) == Some(pending.username.as_str()),
+    };
+    if !user_ok || pending.host != current.host {
+        return Err(DbError::rejected(
+            ErrorKind::InvalidSecret,
+            match pair {
+                None => format!(
+                    "Attempting to modify user {} other than current user {}",
+                    pending.username, current.username
+                ),
+                Some(_) => format!(
+                    "Attempting to modify user {} other than current user or clone {}",
+                    pending.username, current.username
+                ),
+            },
+        ));
+    }
+    if let Some(field) = current.connection_mismatch(pending, pair.is_some()) {
+        let changes = if pair.is_some() {
+            "the password and the username (to the other user of the pair)"
+        } else {
+            "only the password"
+        };
+        return Err(DbError::rejected(
+            ErrorKind::InvalidSecret,
+            format!(
+                "the pending secret's {field} differs from the current secret's: a rotation changes \
+                 {changes}, so this pending value was not made by createSecret; refusing to log in \
+                 with it (remove the AWSPENDING label from that version and rotate again)"
+            ),
+        ));
+    }
+    Ok(())
 }
 
 impl<D: Dialect> DbRotator<D> {
@@ -201,6 +322,7 @@ impl<D: Dialect> DbRotator<D> {
                 if current.masterarn.is_none() {
                     return Err(missing_masterarn());
                 }
+                // The same derivation as setSecret's and the engine's (`Pair::of`).
                 let limit = self.dialect.clone_limit(&current, &self.options);
                 let alt = alt_username(&current.username, limit)?;
                 current.with_username(&alt)
@@ -214,15 +336,7 @@ impl<D: Dialect> DbRotator<D> {
         current: &DbSecret<D::Engine>,
         pending: &DbSecret<D::Engine>,
     ) -> Result<(), DbError> {
-        if pending.username != current.username || pending.host != current.host {
-            return Err(DbError::rejected(
-                ErrorKind::InvalidSecret,
-                format!(
-                    "Attempting to modify user {} other than current user {}",
-                    pending.username, current.username
-                ),
-            ));
-        }
+        check_pending(current, pending, None)?;
         check_name(&pending.username, self.dialect.name_limit(pending))?;
         // Current first: on the normal path it is the one that works, so a rotation
         // leaves no failed login in the server's log (ARCHITECTURE.md, "No failed login on the normal path").
@@ -243,11 +357,12 @@ impl<D: Dialect> DbRotator<D> {
             Err(e) => return Err(e),
         }
         if let Some(prev) = versions.previous().await? {
-            let mut prev: DbSecret<D::Engine> = parse(prev, Credential::Previous)?;
-            // As AWS: the previous secret is used with the current `ssl`, and must be
-            // the same user on the same host.
-            prev.ssl = current.ssl;
+            let prev: DbSecret<D::Engine> = parse(prev, Credential::Previous)?;
+            // As AWS: the previous secret must be the same user on the same host. Only
+            // its password is used: everything else (port, database, `ssl`: AWS takes
+            // only `ssl`) is the current secret's.
             if prev.username == current.username && prev.host == current.host {
+                let prev = current.with_password(prev.password.clone());
                 match self.dialect.connect(&prev, Credential::Previous).await {
                     Ok(session) => {
                         return self.dialect.change_own_password(session, pending).await;
@@ -273,16 +388,8 @@ impl<D: Dialect> DbRotator<D> {
         pending: &DbSecret<D::Engine>,
     ) -> Result<(), DbError> {
         let masterarn = current.masterarn.clone().ok_or_else(missing_masterarn)?;
-        let expected = alt_username(&current.username, self.dialect.name_limit(current))?;
-        if pending.username != expected || pending.host != current.host {
-            return Err(DbError::rejected(
-                ErrorKind::InvalidSecret,
-                format!(
-                    "Attempting to modify user {} other than current user or clone {}",
-                    pending.username, current.username
-                ),
-            ));
-        }
+        let pair = Pair::of(&current.username, self.dialect.name_limit(current))?;
+        check_pending(current, pending, Some(&pair))?;
         // Current first: whoever can write this secret must also hold a working
         // credential for the database before the master acts for them.
         let session = self
@@ -336,7 +443,14 @@ impl<D: Dialect> DbRotator<D> {
                     e,
                 )
             })?;
-        self.dialect.ensure_pair(session, pending, account).await
+        let holder = Holder {
+            versions,
+            current,
+            pair: &pair,
+        };
+        self.dialect
+            .ensure_pair(session, pending, &pair, account, &holder)
+            .await
     }
 
     async fn set_db(&self, versions: &Versions<'_>) -> Result<(), DbError> {
@@ -349,7 +463,12 @@ impl<D: Dialect> DbRotator<D> {
     }
 
     async fn test_db(&self, versions: &Versions<'_>) -> Result<(), DbError> {
+        // Only the pending version: setSecret already compared it with AWSCURRENT
+        // (`check_pending`), the driver's pre-check made sure the token still holds
+        // AWSPENDING, and a version's value cannot change once written, so reading
+        // AWSCURRENT again would cost a call and prove nothing more.
         let pending = parse(versions.pending().await?, Credential::Pending)?;
+        let strategy = self.strategy_for(&pending);
         let message = || {
             format!(
                 "Unable to log into database with pending secret of secret ARN {}",
@@ -361,11 +480,17 @@ impl<D: Dialect> DbRotator<D> {
             .connect(&pending, Credential::Pending)
             .await
             .map_err(|e| DbError::step(message(), e))?;
-        let strategy = self.strategy_for(&pending);
         match self.dialect.test_pending(session, &pending, strategy).await {
             Err(e @ DbError::Sql { .. }) => Err(DbError::step(message(), e)),
             other => other,
         }
+    }
+
+    async fn after_finish_db(&self, versions: &Versions<'_>) -> Result<(), DbError> {
+        // AWSCURRENT has just moved to this rotation's value.
+        let current = parse(versions.current().await?, Credential::Current)?;
+        let strategy = self.strategy_for(&current);
+        self.dialect.after_finish(&current, strategy).await
     }
 
     /// Whether `value` logs in (fresh connection, a trivial query): `Ok(false)` when the
@@ -404,6 +529,13 @@ impl<D: Dialect> Rotator for DbRotator<D> {
     async fn test(&self, versions: &Versions<'_>) -> Result<(), RotatorError> {
         Ok(self.test_db(versions).await?)
     }
+
+    async fn after_finish(&self, versions: &Versions<'_>) -> Result<(), RotatorError> {
+        if !self.dialect.needs_after_finish() {
+            return Ok(());
+        }
+        Ok(self.after_finish_db(versions).await?)
+    }
 }
 
 #[async_trait]
@@ -412,3 +544,7 @@ impl<D: Dialect> LoginProbe for DbRotator<D> {
         Ok(self.login_works(value).await?)
     }
 }
+
+#[cfg(test)]
+#[path = "rotator_tests.rs"]
+mod tests;

@@ -29,7 +29,7 @@ pub trait Engine: Copy + fmt::Debug + PartialEq + Eq + 'static {
 
 /// How `dbname` is read: the key's value if it is a string (absent: `None`), and the
 /// engine's default.
-pub trait Dbname: Clone + fmt::Debug + Send + Sync + 'static {
+pub trait Dbname: Clone + fmt::Debug + PartialEq + Send + Sync + 'static {
     /// The field's value.
     fn from_key(value: Option<String>, default: Option<&'static str>) -> Self;
 }
@@ -274,11 +274,33 @@ impl<E: Engine> DbSecret<E> {
     }
 
     /// The TLS mode AWS's `ssl` key asks for: `true` → verify-full, `false` → disable,
-    /// absent (or not a boolean) → prefer.
+    /// absent (or not a boolean) → prefer, except for an RDS or Aurora endpoint
+    /// ([`crate::rds::is_rds_host`]), which always offers TLS with a certificate from
+    /// Amazon RDS's CAs (trusted by default): verify-full, never a plaintext fallback.
+    ///
+    /// ```
+    /// # use rotwise_db::{DbSecret, Engine, TlsMode};
+    /// # #[derive(Clone, Copy, Debug, PartialEq, Eq)] struct Toy;
+    /// # impl Engine for Toy {
+    /// #     const ENGINES: &'static [&'static str] = &["toy"]; const AWS_NAME: &'static str = "toy";
+    /// #     const PRODUCT: &'static str = "Toy"; const SECRET_TYPE: &'static str = "ToySecret";
+    /// #     const DEFAULT_PORT: u16 = 1; const DEFAULT_DBNAME: Option<&'static str> = None;
+    /// #     type Dbname = Option<String>;
+    /// # }
+    /// let mode = |host: &str, ssl: &str| {
+    ///     let json = format!(r#"{{"engine":"toy","host":"{host}","username":"u","password":"p"{ssl}}}"#);
+    ///     DbSecret::<Toy>::parse_str(&json).unwrap().tls_mode()
+    /// };
+    /// assert_eq!(mode("db.example.com", ""), TlsMode::Prefer);
+    /// assert_eq!(mode("db.abc.eu-west-1.rds.amazonaws.com", ""), TlsMode::VerifyFull);
+    /// assert_eq!(mode("db.abc.eu-west-1.rds.amazonaws.com", r#","ssl":false"#), TlsMode::Disable);
+    /// assert_eq!(mode("db.example.com", r#","ssl":true"#), TlsMode::VerifyFull);
+    /// ```
     pub fn tls_mode(&self) -> TlsMode {
         match self.ssl {
             Some(true) => TlsMode::VerifyFull,
             Some(false) => TlsMode::Disable,
+            None if crate::rds::is_rds_host(&self.host) => TlsMode::VerifyFull,
             None => TlsMode::Prefer,
         }
     }
@@ -310,6 +332,50 @@ impl<E: Engine> DbSecret<E> {
         // Serialising a map of JSON values cannot fail.
         let text = Value::Object(map).to_string();
         SecretPayload::String(SecretString::from(text))
+    }
+
+    /// The first connection field in which `other` differs from this secret, compared as
+    /// parsed (`"port": "5432"` equals `"port": 5432`): `username` (unless
+    /// `username_may_differ`), `host`, `port`, `dbname`, `engine`, `ssl`, `masterarn`.
+    /// `password` and unknown keys are not compared. `None`: they connect the same way.
+    ///
+    /// A rotation changes only the password (and, for alternating users, the username),
+    /// so a pending value that differs anywhere else was not made by createSecret: logging
+    /// in with it could send credentials to another server or without TLS.
+    ///
+    /// ```
+    /// # use rotwise_db::{DbSecret, Engine};
+    /// # #[derive(Clone, Copy, Debug, PartialEq, Eq)] struct Toy;
+    /// # impl Engine for Toy {
+    /// #     const ENGINES: &'static [&'static str] = &["toy"]; const AWS_NAME: &'static str = "toy";
+    /// #     const PRODUCT: &'static str = "Toy"; const SECRET_TYPE: &'static str = "ToySecret";
+    /// #     const DEFAULT_PORT: u16 = 1; const DEFAULT_DBNAME: Option<&'static str> = None;
+    /// #     type Dbname = Option<String>;
+    /// # }
+    /// let a = DbSecret::<Toy>::parse_str(r#"{"engine":"toy","host":"h","username":"u","password":"p","ssl":true}"#).unwrap();
+    /// let b = DbSecret::<Toy>::parse_str(r#"{"engine":"toy","host":"h","username":"u","password":"q","ssl":"true","x":1}"#).unwrap();
+    /// assert_eq!(a.connection_mismatch(&b, false), None);
+    /// let c = DbSecret::<Toy>::parse_str(r#"{"engine":"toy","host":"h","username":"u","password":"p","ssl":false}"#).unwrap();
+    /// assert_eq!(a.connection_mismatch(&c, false), Some("ssl"));
+    /// ```
+    pub fn connection_mismatch(
+        &self,
+        other: &DbSecret<E>,
+        username_may_differ: bool,
+    ) -> Option<&'static str> {
+        if !username_may_differ && self.username != other.username {
+            return Some("username");
+        }
+        [
+            ("host", self.host == other.host),
+            ("port", self.port == other.port),
+            ("dbname", self.dbname == other.dbname),
+            ("engine", self.engine == other.engine),
+            ("ssl", self.ssl == other.ssl),
+            ("masterarn", self.masterarn == other.masterarn),
+        ]
+        .into_iter()
+        .find_map(|(field, same)| (!same).then_some(field))
     }
 
     /// Whether the key `key` was present in the JSON (including `password`).
@@ -394,6 +460,7 @@ mod tests {
 
     mod postgres {
         use super::*;
+        use serde_json::json;
 
         type PgSecret = DbSecret<Pg>;
 
@@ -492,6 +559,47 @@ mod tests {
             let d = format!("{s:?}");
             assert!(!d.contains(CANARY), "{d}");
             assert!(d.contains("REDACTED") && d.contains("extra"), "{d}");
+        }
+
+        /// Every connection field is compared, as parsed; password and unknown keys are not.
+        #[test]
+        fn connection_mismatch_names_each_field() {
+            let base = json!({"engine":"postgres","host":"h","port":5432,"username":"u",
+                "password":"p","dbname":"d","ssl":true,"masterarn":"arn:m","extra":1});
+            let cur = ok(&base.to_string());
+            for (key, value, field) in [
+                ("username", json!("v"), Some("username")),
+                ("host", json!("other"), Some("host")),
+                ("port", json!(5433), Some("port")),
+                ("port", json!("5432"), None),
+                ("dbname", json!("postgres"), Some("dbname")),
+                ("engine", json!("aurora-postgresql"), Some("engine")),
+                ("ssl", json!(false), Some("ssl")),
+                ("ssl", json!("TRUE"), None),
+                ("masterarn", json!("arn:other"), Some("masterarn")),
+                ("password", json!("q"), None),
+                ("extra", json!(2), None),
+            ] {
+                let mut v = base.clone();
+                v[key] = value;
+                let pending = ok(&v.to_string());
+                assert_eq!(cur.connection_mismatch(&pending, false), field, "{key}");
+            }
+            let mut v = base.clone();
+            v.as_object_mut().unwrap().remove("ssl");
+            assert_eq!(
+                cur.connection_mismatch(&ok(&v.to_string()), false),
+                Some("ssl")
+            );
+            let mut v = base.clone();
+            v.as_object_mut().unwrap().remove("masterarn");
+            assert_eq!(
+                cur.connection_mismatch(&ok(&v.to_string()), false),
+                Some("masterarn")
+            );
+            let mut v = base.clone();
+            v["username"] = json!("u_clone");
+            assert_eq!(cur.connection_mismatch(&ok(&v.to_string()), true), None);
         }
 
         #[test]

@@ -36,6 +36,8 @@ use tokio::net::TcpListener;
 use tokio::sync::{Notify, mpsc, oneshot};
 use tokio::task::JoinHandle;
 
+use crate::cgroup::CpuGroup;
+
 /// The function ARN the emulator reports.
 pub const FUNCTION_ARN: &str = "arn:aws:lambda:us-east-1:123456789012:function:rotwise-test";
 
@@ -349,7 +351,25 @@ impl LambdaProcess {
     ///
     /// When the process cannot be started.
     pub fn spawn(bin: &Path, api: &RuntimeApi, env: &[(&str, String)]) -> io::Result<Self> {
+        Self::spawn_in(bin, api, env, None)
+    }
+
+    /// [`LambdaProcess::spawn`], with the process placed in `cgroup` (a CPU quota and its
+    /// CPU accounting) before its first instruction.
+    ///
+    /// # Errors
+    ///
+    /// When the process cannot be started or placed in the group.
+    pub fn spawn_in(
+        bin: &Path,
+        api: &RuntimeApi,
+        env: &[(&str, String)],
+        cgroup: Option<&CpuGroup>,
+    ) -> io::Result<Self> {
         let mut cmd = tokio::process::Command::new(bin);
+        if let Some(group) = cgroup {
+            group.attach_on_exec(&mut cmd)?;
+        }
         cmd.env_clear()
             .env("PATH", std::env::var("PATH").unwrap_or_default())
             .env("AWS_LAMBDA_RUNTIME_API", api.host_port())

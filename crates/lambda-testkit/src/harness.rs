@@ -17,6 +17,7 @@ use rotwise_testkit::endpoint::LocalEndpoint;
 use serde_json::{Value, json};
 
 use crate::Error;
+use crate::cgroup::CpuGroup;
 use crate::emulator::{ErrorReport, LambdaProcess, Outcome, RuntimeApi};
 
 /// The four steps, in order.
@@ -112,7 +113,25 @@ impl Harness {
         store: Arc<MemoryStore>,
         env: &[(&str, String)],
     ) -> Result<Harness, Error> {
+        Self::try_start_with(bin, store, env, Duration::ZERO, None).await
+    }
+
+    /// [`Harness::try_start`], with the endpoint answering `sm_delay` late
+    /// ([`LocalEndpoint::set_delay`]) and the process in `cgroup` (the benchmark's model
+    /// of a Lambda function in a region).
+    ///
+    /// # Errors
+    ///
+    /// As [`Harness::try_start`].
+    pub async fn try_start_with(
+        bin: &Path,
+        store: Arc<MemoryStore>,
+        env: &[(&str, String)],
+        sm_delay: Duration,
+        cgroup: Option<&CpuGroup>,
+    ) -> Result<Harness, Error> {
         let endpoint = LocalEndpoint::start(store)?;
+        endpoint.set_delay(sm_delay);
         let api = RuntimeApi::start().await?;
         let mut all = vec![
             ("SECRETS_MANAGER_ENDPOINT", endpoint.url()),
@@ -120,7 +139,7 @@ impl Harness {
             ("AWS_LAMBDA_LOG_LEVEL", "TRACE".to_string()),
         ];
         all.extend(env.iter().cloned());
-        let process = LambdaProcess::spawn(bin, &api, &all)?;
+        let process = LambdaProcess::spawn_in(bin, &api, &all, cgroup)?;
         if api.wait_first_poll(Duration::from_secs(10)).await.is_none() {
             return Err(format!(
                 "the function never polled for work; stderr: {}",
@@ -298,11 +317,62 @@ impl Harness {
         rotation
     }
 
+    /// One rotation through the Runtime API, each event carrying `rotation_token` as its
+    /// `RotationToken` (what the service sends and what must never be logged); panics
+    /// unless every step succeeds.
+    pub async fn rotate_with_rotation_token(&self, arn: &str, rotation_token: &str) {
+        let store = self.endpoint.store();
+        let token = store.begin_rotation(arn).unwrap();
+        for step in STEPS {
+            let event = json!({"Step": step, "SecretId": arn, "ClientRequestToken": token,
+                "RotationToken": rotation_token});
+            let outcome = self.api.invoke(&event, INVOKE_TIMEOUT).await.unwrap();
+            assert_eq!(
+                outcome,
+                Outcome::Response(Value::Null),
+                "{step}\nlogs:\n{}{}",
+                self.process.stdout(),
+                self.process.stderr()
+            );
+        }
+        store.complete_rotation(arn, &token).unwrap();
+    }
+
     /// Stop the function; everything it wrote (stdout then stderr).
     pub async fn logs(&mut self) -> String {
         self.process.stop().await;
         format!("{}{}", self.process.stdout(), self.process.stderr())
     }
+}
+
+/// Which of `secrets` (name, value) appear in `logs`, each with the start of the first line
+/// holding it: what a canary test asserts is empty.
+pub fn leaks(logs: &str, secrets: &[(String, String)]) -> Vec<String> {
+    secrets
+        .iter()
+        .filter_map(|(name, value)| {
+            logs.lines()
+                .find(|l| l.contains(value.as_str()))
+                .map(|l| format!("{name} in: {}", l.chars().take(300).collect::<String>()))
+        })
+        .collect()
+}
+
+/// A canary test's positive control: `logs` (JSON lines when `json`, else text) hold
+/// rotwise's own DEBUG lines, so the capture really ran below INFO.
+pub fn assert_own_debug_lines(logs: &str, json: bool) {
+    let found = if json {
+        json_lines(logs).iter().any(|l| {
+            l["level"] == "DEBUG"
+                && l["target"]
+                    .as_str()
+                    .is_some_and(|t| t.starts_with("rotwise"))
+        })
+    } else {
+        logs.lines()
+            .any(|l| l.contains(" DEBUG ") && l.contains("rotwise_"))
+    };
+    assert!(found, "rotwise's own DEBUG lines are captured:\n{logs}");
 }
 
 /// The version that has `stage`, if any.

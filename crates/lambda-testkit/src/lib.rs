@@ -11,7 +11,9 @@
 //!   environment, offline init, the `errorType` of each failure class). An engine supplies a
 //!   [`harness::Fixture`] for its private test server.
 //! - [`bench`](mod@bench): the benchmark program behind `scripts/bench`, a table per engine
-//!   against the targets in `docs/src/performance.md`.
+//!   against the targets in `docs/src/performance.md`, and its model of Lambda in a region:
+//!   [`cgroup`] (a CPU quota equal to a function's share of a core, and the CPU time it
+//!   used) and [`delay`] (a TCP proxy that delays the database's traffic).
 //!
 //! An engine's end-to-end test (`lambdas/<engine>/tests/e2e.rs`), with its `Fixture` in
 //! `tests/support/mod.rs` (shared with `examples/bench.rs`):
@@ -34,6 +36,8 @@
 //! and its benchmark (`examples/bench.rs`) is `rotwise_lambda_testkit::bench::main(fixture)`.
 
 pub mod bench;
+pub mod cgroup;
+pub mod delay;
 pub mod emulator;
 pub mod harness;
 

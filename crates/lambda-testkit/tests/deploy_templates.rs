@@ -17,8 +17,45 @@ const ROTATION_ACTIONS: [&str; 4] = [
 const KMS_ACTIONS: [&str; 3] = ["kms:Decrypt", "kms:DescribeKey", "kms:GenerateDataKey"];
 const LOG_ACTIONS: [&str; 2] = ["logs:CreateLogStream", "logs:PutLogEvents"];
 const RANDOM_PASSWORD: &str = "secretsmanager:GetRandomPassword";
+/// ENIs for the VPC attachment and nothing else (AWSLambdaVPCAccessExecutionRole also grants
+/// `logs:*` on every log group).
 const VPC_POLICY: &str =
-    "arn:${AWS::Partition}:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole";
+    "arn:${AWS::Partition}:iam::aws:policy/service-role/AWSLambdaENIManagementAccess";
+
+/// `SecretArn` values CloudFormation must accept: one secret, or a prefix of a name.
+const GOOD_SECRET_ARNS: [&str; 5] = [
+    "arn:aws:secretsmanager:eu-west-1:123456789012:secret:prod/db/app-AbCdEf",
+    "arn:aws:secretsmanager:eu-west-1:123456789012:secret:prod/db/*",
+    "arn:aws-us-gov:secretsmanager:us-gov-west-1:123456789012:secret:a*",
+    "arn:aws-cn:secretsmanager:cn-north-1:123456789012:secret:x_y+z=w.v@u-1",
+    // RDS-managed master secrets are named rds!...
+    "arn:aws:secretsmanager:us-east-1:123456789012:secret:rds!cluster-0a1b-AbCdEf",
+];
+
+/// `SecretArn` values it must refuse: every secret of an account, region or partition, or
+/// a wildcard anywhere but at the end of a non-empty name.
+const BAD_SECRET_ARNS: [&str; 10] = [
+    "arn:aws:secretsmanager:eu-west-1:123456789012:secret:*",
+    "arn:aws:secretsmanager:eu-west-1:123456789012:secret:**",
+    "arn:aws:secretsmanager:eu-west-1:123456789012:secret:?*",
+    "arn:aws:secretsmanager:eu-west-1:123456789012:secret:*prod",
+    "arn:aws:secretsmanager:eu-west-1:123456789012:secret:prod/*/app",
+    "arn:aws:secretsmanager:eu-west-1:123456789012:secret:prod**",
+    "arn:aws:secretsmanager:*:123456789012:secret:prod/*",
+    "arn:aws:secretsmanager:eu-west-1:*:secret:prod/*",
+    "arn:aws:secretsmanager:eu-west-1:123456789012:secret:",
+    "*",
+];
+
+/// Whether `value` satisfies the CloudFormation `AllowedPattern` of `param` (none: any).
+fn allowed_by(param: &Value, value: &str) -> bool {
+    match param["AllowedPattern"].as_str() {
+        None => true,
+        Some(pattern) => regex_lite::Regex::new(pattern)
+            .map(|re| re.is_match(value))
+            .unwrap_or(false),
+    }
+}
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
@@ -258,6 +295,53 @@ fn violations(t: &Value) -> Vec<String> {
             bad.push("VpcConfig only when subnets are given".to_string());
         }
     }
+    // The rotated secrets: a secret or a prefix, never every secret.
+    for arn in BAD_SECRET_ARNS {
+        if allowed_by(&params["SecretArn"], arn) {
+            bad.push(format!(
+                "SecretArn accepts {arn:?} (not one secret or a prefix)"
+            ));
+        }
+    }
+    for arn in GOOD_SECRET_ARNS {
+        if !allowed_by(&params["SecretArn"], arn) {
+            bad.push(format!("SecretArn refuses {arn:?}"));
+        }
+    }
+    // The master secret: one full ARN (or none), passed to the function, which refuses any
+    // other `masterarn`: a secret under the SecretArn prefix must not be able to name
+    // another secret it can read as its master.
+    let master = &params["MasterSecretArn"];
+    if !allowed_by(master, "")
+        || !allowed_by(master, GOOD_SECRET_ARNS[0])
+        || BAD_SECRET_ARNS
+            .iter()
+            .chain(&GOOD_SECRET_ARNS[1..3])
+            .any(|arn| allowed_by(master, arn))
+        || master["AllowedPattern"].is_null()
+    {
+        bad.push("MasterSecretArn: empty or the full ARN of one secret".to_string());
+    }
+    // verify-full by default (RDS's certificates: CaFile).
+    if params["TlsMode"]["Default"] != "verify-full" {
+        bad.push(format!(
+            "TlsMode defaults to {} (verify-full)",
+            params["TlsMode"]["Default"]
+        ));
+    }
+    for f in resources
+        .values()
+        .filter(|r| r["Type"] == "AWS::Serverless::Function")
+    {
+        if f["Properties"]["Environment"]["Variables"]["ROTATION_MASTER_SECRET_ARN"]
+            != json!({"Ref": "MasterSecretArn"})
+        {
+            bad.push(
+                "ROTATION_MASTER_SECRET_ARN comes from the MasterSecretArn parameter".to_string(),
+            );
+        }
+    }
+
     let strategy = &params["RotationStrategy"];
     if strategy.get("Default").is_some()
         || strategy["AllowedValues"] != json!(["single", "alternating"])
@@ -354,6 +438,68 @@ fn catches_over_grants(path: &Path, t: &Value) {
         mutate(statements_path(&mut m));
         assert!(!violations(&m).is_empty(), "{path}: {what} was not caught");
     }
+    // Issue 19, item 7: each over-grant of the templates as they were.
+    type TemplateMutation = (&'static str, fn(&mut Value));
+    let template_mutations: [TemplateMutation; 9] = [
+        ("SecretArn accepting every secret (.+)", |t| {
+            t["Parameters"]["SecretArn"]["AllowedPattern"] =
+                json!("^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:[0-9]{12}:secret:.+$");
+        }),
+        ("SecretArn without a pattern", |t| {
+            t["Parameters"]["SecretArn"]
+                .as_object_mut()
+                .unwrap()
+                .remove("AllowedPattern");
+        }),
+        ("MasterSecretArn accepting a prefix", |t| {
+            t["Parameters"]["MasterSecretArn"]["AllowedPattern"] =
+                json!("^(arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:[0-9]{12}:secret:.+)?$");
+        }),
+        ("the function not told its master secret", |t| {
+            t["Resources"]["Function"]["Properties"]["Environment"]["Variables"]
+                .as_object_mut()
+                .unwrap()
+                .remove("ROTATION_MASTER_SECRET_ARN");
+        }),
+        ("the VPC execution role (logs:* on *)", |t| {
+            t["Resources"]["Role"]["Properties"]["ManagedPolicyArns"]["Fn::If"][1] = json!([
+                {"Fn::Sub": "arn:${AWS::Partition}:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole"}
+            ]);
+        }),
+        ("the basic execution role", |t| {
+            t["Resources"]["Role"]["Properties"]["ManagedPolicyArns"] = json!([
+                {"Fn::Sub": "arn:${AWS::Partition}:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"}
+            ]);
+        }),
+        ("logs:* on *", |t| {
+            statements_path(t)
+                .push(json!({"Sid": "L", "Effect": "Allow", "Action": "logs:*", "Resource": "*"}));
+        }),
+        ("logs on every log group", |t| {
+            statements_path(t).push(json!({"Sid": "L", "Effect": "Allow", "Action": ["logs:CreateLogStream", "logs:PutLogEvents"], "Resource": {"Fn::Sub": "arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:log-group:*"}}));
+        }),
+        ("TLS prefer by default", |t| {
+            t["Parameters"]["TlsMode"]["Default"] = json!("");
+        }),
+    ];
+    for (what, mutate) in template_mutations {
+        let mut m = t.clone();
+        mutate(&mut m);
+        assert!(!violations(&m).is_empty(), "{path}: {what} was not caught");
+    }
+    // The master secret read on anything but the master parameter (e.g. the rotated
+    // prefix, so any secret there could be read as a master).
+    let mut m = t.clone();
+    for s in statements_path(&mut m).iter_mut() {
+        if s["Fn::If"][0] == "HasMasterSecret" {
+            s["Fn::If"][1]["Resource"] = json!({"Ref": "SecretArn"});
+        }
+    }
+    assert!(
+        !violations(&m).is_empty(),
+        "{path}: the master read on SecretArn was not caught"
+    );
+
     let mut m = t.clone();
     m["Resources"]["Function"]["Properties"]["Timeout"] = json!(3);
     assert!(
@@ -406,6 +552,11 @@ fn engine_facts(
                 rotwise_mysql::ENV_USERNAME_CHARACTER_LIMIT,
                 "UsernameCharacterLimit",
             )],
+        ),
+        "redshift" => (
+            rotwise_postgres::redshift::DEFAULT_EXCLUDE_CHARACTERS,
+            vec!["redshift"],
+            vec![],
         ),
         other => panic!("deploy/{other}.yaml: unknown engine; add its facts to this test"),
     }

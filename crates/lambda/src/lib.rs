@@ -8,8 +8,10 @@
 //!   same [`Env`] snapshot (the database engines: `rotwise_db::DbOptions::from_env`). A
 //!   bad value is a [`ConfigError`] naming the variable, and the function stops at init.
 //! - [`logging`]: JSON logs when Lambda's log format is JSON, the level from
-//!   `AWS_LAMBDA_LOG_LEVEL`, then `RUST_LOG`, then INFO; the log targets the binary names
-//!   (its drivers') capped at INFO always.
+//!   `AWS_LAMBDA_LOG_LEVEL`, then `RUST_LOG`, then INFO; below INFO only rotwise's own
+//!   targets, never a dependency's nor one the binary names, whatever the filter says.
+//! - [`guard`]: with `ROTATION_MASTER_SECRET_ARN`, the function reads only the secret it
+//!   rotates and that master secret, whatever a secret's `masterarn` says.
 //! - [`run`]: the process — configuration, store and rotator built once with no network
 //!   call, then [`rotwise_core::Driver::handle_json`] per invocation, errors reported as
 //!   [`lambda_runtime::Diagnostic`] whose `errorType` is the error's kind
@@ -35,6 +37,7 @@
 //! ```
 
 pub mod config;
+pub mod guard;
 pub mod logging;
 mod runtime;
 

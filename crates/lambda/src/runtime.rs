@@ -34,7 +34,9 @@ pub fn diagnostic(error: &RotationError) -> Diagnostic {
 /// Handle one invocation: the event is parsed and validated by the driver (a malformed
 /// event changes nothing). Success returns `null`, as AWS's functions do.
 pub async fn handle(driver: &Driver, event: &Value) -> Result<Value, Diagnostic> {
-    match driver.handle_json(event).await {
+    // The secret this invocation may read (see `guard`); a malformed event reads nothing.
+    let secret_id = event.get("SecretId").and_then(Value::as_str);
+    match crate::guard::for_secret(secret_id, driver.handle_json(event)).await {
         Ok(_) => Ok(Value::Null),
         Err(e) => Err(diagnostic(&e)),
     }
@@ -84,10 +86,11 @@ where
             .install(function.capped_log_targets);
         let init = log.and_then(|_| {
             let config = LambdaConfig::from_env(&env, function.default_exclude_characters)?;
+            let master = crate::guard::master_from_env(&env)?;
             let rotator = make_rotator(&env)?;
-            Ok((config, rotator))
+            Ok((config, master, rotator))
         });
-        let (config, rotator) = match init {
+        let (config, master, rotator) = match init {
             Ok(ok) => ok,
             Err(e) => {
                 tracing::error!(variable = %e.var, error = %e, "invalid configuration; the function cannot start");
@@ -97,10 +100,11 @@ where
             }
         };
 
-        // Configured on the first invocation: see LazyAwsStore.
+        // Configured on the first invocation: see LazyAwsStore. Reads limited to the
+        // rotated secret and the master (see `guard`).
+        let store = crate::guard::ReadGuard::new(Arc::new(LazyAwsStore::new()), master.clone());
         let driver = Arc::new(
-            Driver::new(Arc::new(LazyAwsStore::new()), rotator)
-                .with_passwords(config.passwords.clone()),
+            Driver::new(Arc::new(store), rotator).with_passwords(config.passwords.clone()),
         );
         tracing::info!(
             engine,
@@ -110,13 +114,18 @@ where
                 PasswordSource::Local(_) => "local",
                 PasswordSource::Service(_) => "service",
             },
+            master_secret = master.as_deref().unwrap_or("(any the role may read)"),
             init_ms = started.elapsed().as_secs_f64() * 1000.0,
             "initialised"
         );
 
         let handler = service_fn(move |event: LambdaEvent<Value>| {
             let driver = driver.clone();
-            async move { handle(&driver, &event.payload).await }
+            async move {
+                // Never the payload: it holds the RotationToken.
+                tracing::debug!(request_id = %event.context.request_id, "invocation received");
+                handle(&driver, &event.payload).await
+            }
         });
         match lambda_runtime::run(handler).await {
             Ok(()) => ExitCode::SUCCESS,

@@ -1,6 +1,18 @@
 //! Logging in: one TCP connection per login (never the Unix socket), TLS per [`TlsMode`],
 //! a timeout over the whole handshake, and errors that name the credential.
 //!
+//! `prefer` retries without TLS only when the TLS handshake itself failed ([`classify`]:
+//! the server did not offer TLS, or rustls failed with an error only a handshake produces);
+//! an error after a completed handshake (a record that does not decrypt, a server error)
+//! is reported, never retried in plaintext.
+//!
+//! On a connection not verified for the host name (`disable`, `require`, `prefer` after its
+//! fallback) the login goes through a [`Relay`] that refuses `caching_sha2_password` full
+//! authentication (see `relay.rs` for why mysql_async cannot be configured to), unless
+//! [`DbOptions::allow_cleartext_password`]; `mysql_clear_password` is answered only on
+//! `verify-full` or with that option; `sha256_password` is never answered (mysql_async
+//! does not implement it and sends an empty response).
+//!
 //! mysql_async's `Opts` derives `Debug` with the password: options are built here, passed
 //! to the driver and never formatted.
 
@@ -10,23 +22,23 @@ use mysql_async::prelude::Queryable;
 use mysql_async::{Conn, DriverError, IoError, OptsBuilder};
 use rotwise_core::{ErrorKind, ExposeSecret};
 use rotwise_db::error::{chain, fmt_duration};
-use rotwise_db::login::{self, Attempt};
+use rotwise_db::login::{self, Attempt, CleartextRefused};
 use rotwise_db::{Credential, DbError, DbOptions, LoginFailure};
+use rustls::pki_types::{CertificateDer, ServerName};
 
 use crate::secret::MysqlSecret;
 use crate::tls::{self, TlsMode};
 
-/// Opens connections for one rotator; the trust roots are loaded once per process.
+mod relay;
+
+use relay::{Relay, Stopped, Upstream};
+
+/// Opens connections for one rotator; the trust roots are loaded once per process (one
+/// set for `require`, one for `verify-full`, see [`rotwise_db::tls::load_roots`]).
 pub(crate) struct Connector {
     options: DbOptions,
-    roots: OnceLock<Result<Arc<Vec<Vec<u8>>>, String>>,
-}
-
-/// One attempt's failure, and for `require` a DNS name the certificate is valid for when
-/// only the name did not match.
-struct Failed {
-    attempt: Attempt,
-    presented_name: Option<String>,
+    require_roots: OnceLock<Result<Arc<Vec<Vec<u8>>>, String>>,
+    verify_roots: OnceLock<Result<Arc<Vec<Vec<u8>>>, String>>,
 }
 
 /// Server errors that mean "wrong password or no such user":
@@ -42,18 +54,24 @@ impl Connector {
     pub(crate) fn new(options: &DbOptions) -> Connector {
         Connector {
             options: options.clone(),
-            roots: OnceLock::new(),
+            require_roots: OnceLock::new(),
+            verify_roots: OnceLock::new(),
         }
     }
 
-    fn roots(&self) -> Result<Arc<Vec<Vec<u8>>>, DbError> {
-        self.roots
-            .get_or_init(|| tls::load_roots(self.options.ca_file.as_deref()))
+    fn roots(&self, mode: TlsMode) -> Result<Arc<Vec<Vec<u8>>>, DbError> {
+        let cell = if mode == TlsMode::Require {
+            &self.require_roots
+        } else {
+            &self.verify_roots
+        };
+        cell.get_or_init(|| tls::load_roots(self.options.ca_file.as_deref(), mode))
             .clone()
             .map_err(DbError::TlsConfig)
     }
 
-    fn builder(secret: &MysqlSecret) -> OptsBuilder {
+    /// The options for `secret`; `verified`: the connection will be `verify-full`.
+    fn builder(&self, secret: &MysqlSecret, verified: bool) -> OptsBuilder {
         OptsBuilder::default()
             .ip_or_hostname(secret.host.clone())
             .tcp_port(secret.port)
@@ -62,6 +80,8 @@ impl Connector {
             .db_name(secret.dbname.clone())
             // A TCP login to a loopback address would otherwise switch to the Unix socket.
             .prefer_socket(false)
+            // mysql_clear_password sends the password as is.
+            .enable_cleartext_plugin(verified || self.options.allow_cleartext_password)
     }
 
     /// Log in with `secret`.
@@ -75,18 +95,26 @@ impl Connector {
             TlsMode::Disable => self.plain(secret).await,
             TlsMode::VerifyFull => self.verified(secret).await?,
             TlsMode::Require => {
-                let roots = self.roots()?;
-                match self.with_tls(secret, &roots, None).await {
-                    // Chain verified, name not: check the chain again against a name the
-                    // certificate holds. (mysql_async's own "skip domain validation" does
-                    // not recognise rustls' current name-mismatch error.)
-                    Err(Failed {
-                        presented_name: Some(name),
-                        ..
-                    }) => self.with_tls(secret, &roots, Some(&name)).await,
-                    other => other,
+                let roots = self.roots(TlsMode::Require)?;
+                let mut store = rustls::RootCertStore::empty();
+                store.add_parsable_certificates(
+                    roots.iter().map(|der| CertificateDer::from(der.clone())),
+                );
+                let config = rotwise_db::tls::client_config(Arc::new(store), TlsMode::Require)
+                    .map_err(DbError::TlsConfig)?;
+                match ServerName::try_from(secret.host.clone()) {
+                    Ok(name) => {
+                        let upstream = Upstream::Tls {
+                            config: Arc::new(config),
+                            name,
+                        };
+                        self.relayed(secret, upstream).await
+                    }
+                    Err(e) => Err(Attempt::new(
+                        LoginFailure::Tls,
+                        format!("TLS: the host is not a valid server name: {e}"),
+                    )),
                 }
-                .map_err(|f| f.attempt)
             }
             TlsMode::Prefer => {
                 let verified = self.verified(secret).await?;
@@ -99,46 +127,87 @@ impl Connector {
         login::finish(secret, credential, mode, result)
     }
 
+    /// A plaintext login: through the [`Relay`] that refuses full authentication, unless
+    /// cleartext is allowed.
     async fn plain(&self, secret: &MysqlSecret) -> Result<Conn, Attempt> {
-        self.attempt(Self::builder(secret))
-            .await
-            .map_err(|f| f.attempt)
+        if self.options.allow_cleartext_password {
+            self.attempt(self.builder(secret, false), &secret.host)
+                .await
+        } else {
+            self.relayed(secret, Upstream::Plain).await
+        }
     }
 
     /// A verify-full attempt (a bad CA file is an error, not a failed attempt).
     async fn verified(&self, secret: &MysqlSecret) -> Result<Result<Conn, Attempt>, DbError> {
-        let roots = self.roots()?;
-        Ok(self
-            .with_tls(secret, &roots, None)
-            .await
-            .map_err(|f| f.attempt))
-    }
-
-    async fn with_tls(
-        &self,
-        secret: &MysqlSecret,
-        roots: &[Vec<u8>],
-        name: Option<&str>,
-    ) -> Result<Conn, Failed> {
+        let roots = self.roots(TlsMode::VerifyFull)?;
         tls::install_provider();
-        let builder = Self::builder(secret).ssl_opts(tls::ssl_opts(roots, name));
-        self.attempt(builder).await
+        let builder = self
+            .builder(secret, true)
+            .ssl_opts(tls::ssl_opts(&roots, None));
+        Ok(self.attempt(builder, &secret.host).await)
     }
 
-    async fn attempt(&self, builder: OptsBuilder) -> Result<Conn, Failed> {
+    /// An unverified login through a [`Relay`] (see `relay.rs`).
+    async fn relayed(&self, secret: &MysqlSecret, upstream: Upstream) -> Result<Conn, Attempt> {
+        let refusal = (!self.options.allow_cleartext_password).then(|| CleartextRefused {
+            what: "full authentication (caching_sha2_password), which sends the password,",
+            host: secret.host.clone(),
+            note: "; a MySQL 8 caching_sha2_password account needs it on its first login \
+                   after each password change",
+        });
+        let timeout = self.options.connect_timeout;
+        let login = async {
+            let relay = Relay::start(&secret.host, secret.port, upstream, refusal)
+                .await
+                .map_err(|e| Attempt::new(LoginFailure::Unreachable, format!("relay: {e}")))?;
+            let builder = self
+                .builder(secret, false)
+                .ip_or_hostname("127.0.0.1")
+                .tcp_port(relay.port());
+            match Conn::new(builder).await {
+                Ok(conn) => {
+                    relay.keep();
+                    Ok(conn)
+                }
+                Err(e) => Err(match relay.outcome().await {
+                    Some(Stopped::Refused(refused)) => refused.attempt(),
+                    Some(Stopped::Tls { reason, handshake }) => {
+                        let a = Attempt::new(LoginFailure::Tls, reason);
+                        if handshake { a } else { a.after_handshake() }
+                    }
+                    // The driver only saw the relay's side close: the relay's reason
+                    // (e.g. the server refused the TCP connection) says more.
+                    Some(Stopped::Io(reason))
+                        if matches!(e, mysql_async::Error::Io(IoError::Io(_))) =>
+                    {
+                        Attempt::new(LoginFailure::Unreachable, reason)
+                    }
+                    Some(Stopped::Io(_)) | None => classify(&e, &secret.host),
+                }),
+            }
+        };
+        match tokio::time::timeout(timeout, login).await {
+            Err(_) => Err(timed_out(timeout)),
+            Ok(result) => result,
+        }
+    }
+
+    async fn attempt(&self, builder: OptsBuilder, host: &str) -> Result<Conn, Attempt> {
         let timeout = self.options.connect_timeout;
         match tokio::time::timeout(timeout, Conn::new(builder)).await {
-            Err(_) => Err(Failed {
-                attempt: Attempt::new(
-                    LoginFailure::Unreachable,
-                    format!("timed out after {}", fmt_duration(timeout)),
-                ),
-                presented_name: None,
-            }),
-            Ok(Err(e)) => Err(classify(&e)),
+            Err(_) => Err(timed_out(timeout)),
+            Ok(Err(e)) => Err(classify(&e, host)),
             Ok(Ok(conn)) => Ok(conn),
         }
     }
+}
+
+fn timed_out(timeout: std::time::Duration) -> Attempt {
+    Attempt::new(
+        LoginFailure::Unreachable,
+        format!("timed out after {}", fmt_duration(timeout)),
+    )
 }
 
 /// Run `SELECT 1` and close the connection.
@@ -150,7 +219,19 @@ pub(crate) async fn probe_and_close(mut conn: Conn) -> Result<(), DbError> {
     Ok(())
 }
 
-fn classify(e: &mysql_async::Error) -> Failed {
+/// A driver error as one attempt's failure. TLS failures are [`LoginFailure::Tls`]; only
+/// those of the handshake itself ([`handshake_failed`]) let `prefer` retry without TLS.
+/// A refused `mysql_clear_password` request is a [`CleartextRefused`] naming `host`.
+fn classify(e: &mysql_async::Error, host: &str) -> Attempt {
+    if let mysql_async::Error::Driver(DriverError::CleartextPluginDisabled) = e {
+        let refused = CleartextRefused {
+            what: "the password in cleartext (mysql_clear_password)",
+            host: host.to_owned(),
+            note: "",
+        };
+        tracing::warn!(host = %host, "{refused}");
+        return refused.attempt();
+    }
     let server_code = match e {
         mysql_async::Error::Server(s) => Some(s.code),
         _ => None,
@@ -161,12 +242,14 @@ fn classify(e: &mysql_async::Error) -> Failed {
             .and_then(|inner| inner.downcast_ref::<rustls::Error>()),
         _ => None,
     };
-    let tls_failed = rustls_error.is_some()
-        || matches!(
-            e,
-            mysql_async::Error::Io(IoError::Tls(_))
-                | mysql_async::Error::Driver(DriverError::NoClientSslFlagFromServer)
-        );
+    // Before or at the handshake by construction: the server did not offer TLS, or the
+    // TLS client could not be set up.
+    let refused_or_setup = matches!(
+        e,
+        mysql_async::Error::Io(IoError::Tls(_))
+            | mysql_async::Error::Driver(DriverError::NoClientSslFlagFromServer)
+    );
+    let tls_failed = rustls_error.is_some() || refused_or_setup;
     let failure = match server_code {
         Some(code) if ACCESS_DENIED.contains(&code) => LoginFailure::Refused,
         Some(code) if NOT_ALLOWED.contains(&code) => LoginFailure::Permission,
@@ -175,13 +258,47 @@ fn classify(e: &mysql_async::Error) -> Failed {
         None => LoginFailure::Unreachable,
     };
     let reason = match rustls_error {
-        Some(r) => format!("TLS handshake failed: {r:?}: {r}"),
+        Some(r) if handshake_failed(r) => format!("TLS handshake failed: {r:?}: {r}"),
+        Some(r) => format!("TLS failed: {r:?}: {r}"),
         None if tls_failed => format!("TLS: {}", chain(e)),
         None => chain(e),
     };
-    Failed {
-        attempt: Attempt::new(failure, reason),
-        presented_name: rustls_error.and_then(tls::presented_dns_name),
+    let attempt = Attempt::new(failure, reason);
+    if refused_or_setup || rustls_error.is_some_and(handshake_failed) {
+        attempt
+    } else {
+        attempt.after_handshake()
+    }
+}
+
+/// Whether rustls failed in a way only the handshake produces: the certificate did not
+/// verify, the server offered nothing acceptable, or it refused the handshake with one of
+/// the alerts a server sends for that. mysql_async reports a handshake error and a later
+/// read error the same way (an `io::Error` holding the `rustls::Error`), so the variant
+/// decides. Errors an on-path attacker can cause after a completed handshake (a record
+/// that does not decrypt or parse, an unexpected message) are not handshake failures: a
+/// plaintext retry on them would turn "break the verified session" into "read the
+/// plaintext one".
+fn handshake_failed(e: &rustls::Error) -> bool {
+    use rustls::{AlertDescription as A, Error as E};
+    match e {
+        E::InvalidCertificate(_)
+        | E::NoCertificatesPresented
+        | E::UnsupportedNameType
+        | E::PeerIncompatible(_)
+        | E::InvalidCertRevocationList(_)
+        | E::HandshakeNotComplete
+        | E::NoApplicationProtocol => true,
+        E::AlertReceived(alert) => matches!(
+            alert,
+            A::HandshakeFailure
+                | A::ProtocolVersion
+                | A::InsufficientSecurity
+                | A::IllegalParameter
+                | A::UnrecognisedName
+                | A::UnsupportedExtension
+        ),
+        _ => false,
     }
 }
 
@@ -201,5 +318,51 @@ pub(crate) fn sql(context: impl Into<String>, e: &mysql_async::Error) -> DbError
         context: context.into(),
         reason: chain(e),
         kind: statement_kind(e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rustls_io(e: rustls::Error) -> mysql_async::Error {
+        mysql_async::Error::Io(IoError::Io(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            e,
+        )))
+    }
+
+    /// Only handshake failures let `prefer` retry without TLS; errors an attacker can
+    /// inject after the handshake, and server errors, do not. Failed before the fix: every
+    /// rustls error counted as a failed handshake.
+    #[test]
+    fn only_handshake_failures_allow_a_plaintext_retry() {
+        let retry = |e: mysql_async::Error| classify(&e, "db").tls_handshake_failed;
+        for handshake in [
+            rustls::Error::InvalidCertificate(rustls::CertificateError::UnknownIssuer),
+            rustls::Error::NoCertificatesPresented,
+            rustls::Error::PeerIncompatible(rustls::PeerIncompatible::NoCipherSuitesInCommon),
+            rustls::Error::AlertReceived(rustls::AlertDescription::HandshakeFailure),
+            rustls::Error::AlertReceived(rustls::AlertDescription::ProtocolVersion),
+        ] {
+            assert!(retry(rustls_io(handshake.clone())), "{handshake:?}");
+        }
+        assert!(retry(mysql_async::Error::Driver(
+            DriverError::NoClientSslFlagFromServer
+        )));
+        for later in [
+            rustls::Error::DecryptError,
+            rustls::Error::InvalidMessage(rustls::InvalidMessage::InvalidContentType),
+            rustls::Error::PeerMisbehaved(rustls::PeerMisbehaved::IllegalMiddleboxChangeCipherSpec),
+            rustls::Error::AlertReceived(rustls::AlertDescription::BadRecordMac),
+            rustls::Error::AlertReceived(rustls::AlertDescription::DecryptError),
+            rustls::Error::General("x".into()),
+        ] {
+            let failed = classify(&rustls_io(later.clone()), "db");
+            assert_eq!(failed.failure, LoginFailure::Tls, "{later:?}");
+            assert!(!failed.tls_handshake_failed, "{later:?}");
+        }
+        let eof = mysql_async::Error::Io(IoError::Io(std::io::ErrorKind::UnexpectedEof.into()));
+        assert!(!retry(eof));
     }
 }

@@ -188,11 +188,56 @@ impl Server {
         }
     }
 
+    /// MySQL with user attributes (`CREATE USER … ATTRIBUTE '{…}'`,
+    /// `INFORMATION_SCHEMA.USER_ATTRIBUTES`): 8.0.21 and later. rotwise marks the clones it
+    /// creates there; MariaDB and older MySQL have no place for a mark.
+    pub fn has_user_attributes(&self) -> bool {
+        self.flavor == Flavor::Mysql && self.version >= (8, 0, 21)
+    }
+
+    /// MySQL with dual passwords (`RETAIN CURRENT PASSWORD`, `DISCARD OLD PASSWORD`): 8.0.14
+    /// and later. MariaDB has none.
+    pub fn has_dual_password(&self) -> bool {
+        self.flavor == Flavor::Mysql && self.version >= (8, 0, 14)
+    }
+
+    /// The server as a message names it: `MySQL 8.0.13`, `MariaDB 10.11.6`.
+    pub fn describe(&self) -> String {
+        let (a, b, c) = self.version;
+        match self.flavor {
+            Flavor::Mysql => format!("MySQL {a}.{b}.{c}"),
+            Flavor::Mariadb => format!("MariaDB {a}.{b}.{c}"),
+        }
+    }
+
     /// MySQL with `ALTER USER … IDENTIFIED WITH … AS` and `IDENTIFIED BY` for oneself
     /// (5.7.6 and later).
     fn mysql_modern(&self) -> bool {
         self.flavor == Flavor::Mysql && self.version >= (5, 7, 6)
     }
+}
+
+/// Whether rotwise can set a password for an account authenticating with `plugin` on
+/// `server`: the plugins that keep the password (or its hash) in the server. MySQL:
+/// `mysql_native_password`, `caching_sha2_password`, `sha256_password`; MariaDB:
+/// `mysql_native_password`, `ed25519`, `parsec`. Others (`auth_socket`, `unix_socket`,
+/// PAM, LDAP, Kerberos, ...) check passwords elsewhere: setSecret refuses them before any
+/// change rather than run a statement that would switch the account's plugin.
+///
+/// ```
+/// use rotwise_mysql::sql::{Server, plugin_supported};
+/// let my8 = Server::parse("8.4.3");
+/// assert!(plugin_supported(&my8, "caching_sha2_password"));
+/// assert!(!plugin_supported(&my8, "auth_socket"));
+/// assert!(plugin_supported(&Server::parse("10.11.6-MariaDB"), "ed25519"));
+/// ```
+pub fn plugin_supported(server: &Server, plugin: &str) -> bool {
+    let plugin = plugin.to_ascii_lowercase();
+    let known: &[&str] = match server.flavor {
+        Flavor::Mysql => &[NATIVE, "caching_sha2_password", "sha256_password"],
+        Flavor::Mariadb => &[NATIVE, "ed25519", "parsec"],
+    };
+    plugin.is_empty() || known.contains(&plugin.as_str())
 }
 
 /// Whose password a statement changes.
@@ -251,7 +296,7 @@ impl std::fmt::Debug for PasswordSql {
 /// | MariaDB | mysql_native_password | `SET PASSWORD = '*HEX'` | `ALTER USER a IDENTIFIED BY PASSWORD '*HEX'` |
 /// | MariaDB | other (ed25519, ...) | `SET PASSWORD = PASSWORD('…')` | `ALTER USER a IDENTIFIED VIA p USING PASSWORD('…')` |
 /// | MySQL 5.7.6+ / 8 | mysql_native_password | `ALTER USER CURRENT_USER() IDENTIFIED BY '…'` | `ALTER USER a IDENTIFIED WITH mysql_native_password AS '*HEX'` |
-/// | MySQL 5.7.6+ / 8 | caching_sha2_password, sha256_password | `ALTER USER CURRENT_USER() IDENTIFIED BY '…'` | `ALTER USER a IDENTIFIED BY '…'` |
+/// | MySQL 5.7.6+ / 8 | caching_sha2_password, sha256_password | `ALTER USER CURRENT_USER() IDENTIFIED BY '…'` (the plugin is kept) | `ALTER USER a IDENTIFIED WITH <plugin> BY '…'` |
 /// | MySQL before 5.7.6 | mysql_native_password | `SET PASSWORD = PASSWORD('…')` | `SET PASSWORD FOR a = '*HEX'` |
 ///
 /// MySQL lets an account without `CREATE USER` change only its own password, and only
@@ -303,17 +348,145 @@ pub fn password_sql(
         (Flavor::Mysql, Whose::Account(u, h)) if native => {
             PasswordSql::hashed(format!("SET PASSWORD FOR {} = {}", account(u, h), hash()))
         }
+        // The plugin named, so the account keeps it whatever the server's default
+        // (MySQL 8.4 disables mysql_native_password by default; 8.0 may default to it).
         (Flavor::Mysql, Whose::Account(u, h)) => PasswordSql::plain(format!(
-            "ALTER USER {} IDENTIFIED BY {}",
+            "ALTER USER {} IDENTIFIED WITH {} BY {}",
             account(u, h),
+            quote_ident(plugin),
             plain()
         )),
     }
 }
 
-/// `CREATE USER` for the clone, with the base account's auth `plugin` (same table as
-/// [`password_sql`]: a hash where the plugin takes one).
+/// Why `ROTATION_MYSQL_DUAL_PASSWORD=true` cannot work on `server`, or `None` when it can
+/// (MySQL 8.0.14+). Checked before any change.
+///
+/// ```
+/// use rotwise_mysql::sql::{Server, dual_password_refusal};
+/// assert!(dual_password_refusal(&Server::parse("8.0.14")).is_none());
+/// assert!(dual_password_refusal(&Server::parse("8.0.13")).unwrap().contains("MySQL 8.0.13"));
+/// assert!(dual_password_refusal(&Server::parse("10.11.6-MariaDB")).unwrap().contains("MariaDB 10.11.6"));
+/// ```
+pub fn dual_password_refusal(server: &Server) -> Option<String> {
+    if server.has_dual_password() {
+        return None;
+    }
+    Some(format!(
+        "ROTATION_MYSQL_DUAL_PASSWORD=true needs MySQL 8.0.14 or later (RETAIN CURRENT PASSWORD); \
+         this server is {}, which has no dual passwords: nothing was changed. Unset \
+         ROTATION_MYSQL_DUAL_PASSWORD, or use the alternating-users strategy",
+        server.describe()
+    ))
+}
+
+/// Single user with MySQL 8 dual passwords: the session's own account gets `password` as
+/// its primary password and keeps `login` (the password this session logged in with) as
+/// the secondary one, until [`DISCARD_OLD_PASSWORD_SQL`]. `REPLACE` makes the statement
+/// fail (ER_INCORRECT_CURRENT_PASSWORD, 3891) when the primary password is no longer
+/// `login`: on a retry after the change, the session logged in with the secondary
+/// password, and running `RETAIN CURRENT PASSWORD` again would discard the old password
+/// that clients still hold. Both passwords are plaintext here (the `caching_sha2_password`
+/// form is salted by the server; an account changing its own password must use
+/// `IDENTIFIED BY`); MySQL rewrites both in its logs.
+///
+/// ```
+/// use rotwise_core::SecretString;
+/// use rotwise_mysql::sql::{Literals, dual_password_sql};
+/// let lit = Literals { backslash_escapes: true };
+/// let stmt = dual_password_sql(&SecretString::from("n'ew"), &SecretString::from(r"o\ld"), lit);
+/// assert_eq!(
+///     stmt.text(),
+///     r"ALTER USER CURRENT_USER() IDENTIFIED BY 'n''ew' REPLACE 'o\\ld' RETAIN CURRENT PASSWORD"
+/// );
+/// assert!(stmt.plaintext);
+/// ```
+pub fn dual_password_sql(
+    password: &SecretString,
+    login: &SecretString,
+    lit: Literals,
+) -> PasswordSql {
+    PasswordSql::plain(format!(
+        "ALTER USER CURRENT_USER() IDENTIFIED BY {} REPLACE {} RETAIN CURRENT PASSWORD",
+        lit.quote(password.expose_secret()),
+        lit.quote(login.expose_secret())
+    ))
+}
+
+/// After finishSecret, with dual passwords: the old (secondary) password stops working.
+pub const DISCARD_OLD_PASSWORD_SQL: &str = "ALTER USER CURRENT_USER() DISCARD OLD PASSWORD";
+
+/// The key of the user attribute (MySQL 8.0.21+) rotwise sets on the clones it creates;
+/// its value is the base user's name.
+pub const CLONE_ATTRIBUTE: &str = "rotwise_clone_of";
+
+/// The JSON object of the clone's user attribute: `{"rotwise_clone_of":"<base>"}`.
+pub fn clone_attribute(base: &str) -> String {
+    serde_json::json!({ CLONE_ATTRIBUTE: base }).to_string()
+}
+
+/// Whether an account's user attributes (`INFORMATION_SCHEMA.USER_ATTRIBUTES.ATTRIBUTE`,
+/// a JSON object, `None` when the account has none) mark it as rotwise's clone of `base`.
+///
+/// ```
+/// use rotwise_mysql::sql::is_marked_clone_of;
+/// assert!(is_marked_clone_of(Some(r#"{"comment": "x", "rotwise_clone_of": "app"}"#), "app"));
+/// assert!(!is_marked_clone_of(Some(r#"{"rotwise_clone_of": "other"}"#), "app"));
+/// assert!(!is_marked_clone_of(Some("not json"), "app"));
+/// assert!(!is_marked_clone_of(None, "app"));
+/// ```
+pub fn is_marked_clone_of(attributes: Option<&str>, base: &str) -> bool {
+    attributes
+        .and_then(|text| serde_json::from_str::<serde_json::Value>(text).ok())
+        .and_then(|v| v.get(CLONE_ATTRIBUTE).cloned())
+        .is_some_and(|v| v.as_str() == Some(base))
+}
+
+/// `ALTER USER <clone> ATTRIBUTE '{"rotwise_clone_of":"<base>"}'` (MySQL 8.0.21+): what an
+/// operator runs to adopt an existing account as the clone on purpose, e.g. one made by
+/// AWS's rotation function. The attribute is merged with the account's others.
+///
+/// ```
+/// use rotwise_mysql::sql::{Literals, adopt_clone_sql};
+/// let lit = Literals { backslash_escapes: true };
+/// assert_eq!(
+///     adopt_clone_sql("app", "app_clone", "%", lit),
+///     r#"ALTER USER `app_clone`@`%` ATTRIBUTE '{"rotwise_clone_of":"app"}'"#
+/// );
+/// ```
+pub fn adopt_clone_sql(base: &str, clone: &str, host: &str, lit: Literals) -> String {
+    format!(
+        "ALTER USER {} ATTRIBUTE {}",
+        account(clone, host),
+        lit.quote(&clone_attribute(base))
+    )
+}
+
+/// `CREATE USER` for the clone of `base`, with the base account's auth `plugin` (same
+/// table as [`password_sql`]: a hash where the plugin takes one). On MySQL 8.0.21+ the
+/// statement also sets rotwise's mark ([`clone_attribute`]), in the same statement.
 pub fn create_user_sql(
+    server: &Server,
+    plugin: &str,
+    base: &str,
+    user: &str,
+    host: &str,
+    password: &SecretString,
+    lit: Literals,
+) -> PasswordSql {
+    let mut stmt = create_user_unmarked(server, plugin, user, host, password, lit);
+    if server.has_user_attributes() {
+        let text = format!(
+            "{} ATTRIBUTE {}",
+            stmt.text(),
+            lit.quote(&clone_attribute(base))
+        );
+        stmt.sql = SecretString::from(text);
+    }
+    stmt
+}
+
+fn create_user_unmarked(
     server: &Server,
     plugin: &str,
     user: &str,
@@ -516,7 +689,8 @@ mod tests {
         assert_eq!(
             t(&my8, "caching_sha2_password", acct),
             (
-                r"ALTER USER `a``b`@`%` IDENTIFIED BY 'canary''\\pw'".to_owned(),
+                r"ALTER USER `a``b`@`%` IDENTIFIED WITH `caching_sha2_password` BY 'canary''\\pw'"
+                    .to_owned(),
                 true
             )
         );
@@ -555,28 +729,80 @@ mod tests {
         let pw = SecretString::from("pw");
         let hash = native_hash(&pw);
         let c = |v: &str, plugin: &str| {
-            create_user_sql(&Server::parse(v), plugin, "u_clone", "10.%", &pw, DEFAULT)
-                .text()
-                .to_owned()
+            create_user_sql(
+                &Server::parse(v),
+                plugin,
+                "u",
+                "u_clone",
+                "10.%",
+                &pw,
+                DEFAULT,
+            )
+            .text()
+            .to_owned()
         };
         assert_eq!(
             c("10.11.6-MariaDB", NATIVE),
             format!("CREATE USER `u_clone`@`10.%` IDENTIFIED BY PASSWORD '{hash}'")
         );
+        // MySQL 8.0.21+: the clone is marked in the statement that creates it.
         assert_eq!(
             c("8.0.36", NATIVE),
             format!(
-                "CREATE USER `u_clone`@`10.%` IDENTIFIED WITH mysql_native_password AS '{hash}'"
+                "CREATE USER `u_clone`@`10.%` IDENTIFIED WITH mysql_native_password AS '{hash}' \
+                 ATTRIBUTE '{{\"rotwise_clone_of\":\"u\"}}'"
             )
         );
         assert_eq!(
             c("8.0.36", "caching_sha2_password"),
-            "CREATE USER `u_clone`@`10.%` IDENTIFIED WITH `caching_sha2_password` BY 'pw'"
+            "CREATE USER `u_clone`@`10.%` IDENTIFIED WITH `caching_sha2_password` BY 'pw' \
+             ATTRIBUTE '{\"rotwise_clone_of\":\"u\"}'"
+        );
+        assert_eq!(
+            c("8.0.20", NATIVE),
+            format!(
+                "CREATE USER `u_clone`@`10.%` IDENTIFIED WITH mysql_native_password AS '{hash}'"
+            ),
+            "no user attributes before 8.0.21"
         );
         assert_eq!(
             c("5.6.51", NATIVE),
             format!("CREATE USER `u_clone`@`10.%` IDENTIFIED BY PASSWORD '{hash}'")
         );
+    }
+
+    /// The mark and the adoption statement quote any base name: JSON escaping, then the
+    /// literal's (under both `sql_mode`s), and read back exactly.
+    #[test]
+    fn clone_mark_round_trips_nasty_names() {
+        assert!(!Server::parse("10.11.6-MariaDB").has_user_attributes());
+        assert!(Server::parse("8.0.21").has_user_attributes());
+        assert!(Server::parse("8.4.0").has_user_attributes());
+        for base in [r#"a"b"#, r"O'N\x", "ünï", "a`b"] {
+            let json = clone_attribute(base);
+            assert!(is_marked_clone_of(Some(&json), base), "{json}");
+            assert!(!is_marked_clone_of(Some(&json), "other"));
+            for lit in [DEFAULT, NBE] {
+                let stmt = adopt_clone_sql(base, &format!("{base}_clone"), "%", lit);
+                assert!(
+                    stmt.ends_with(&format!(" ATTRIBUTE {}", lit.quote(&json))),
+                    "{stmt}"
+                );
+            }
+        }
+        assert_eq!(
+            adopt_clone_sql(r"O'N\x", r"O'N\x_clone", "10.%", DEFAULT),
+            r#"ALTER USER `O'N\x_clone`@`10.%` ATTRIBUTE '{"rotwise_clone_of":"O''N\\\\x"}'"#
+        );
+        // A comment or another attribute does not count as the mark.
+        assert!(!is_marked_clone_of(
+            Some(r#"{"comment": "rotwise_clone_of app"}"#),
+            "app"
+        ));
+        assert!(!is_marked_clone_of(
+            Some(r#"{"rotwise_clone_of": ["app"]}"#),
+            "app"
+        ));
     }
 
     #[test]

@@ -78,6 +78,7 @@ fn options(my: &MysqlService, strategy: Strategy) -> DbOptions {
         connect_timeout: Duration::from_secs(5),
         strategy: Some(strategy),
         username_limit: None,
+        ..DbOptions::default()
     }
 }
 
@@ -719,7 +720,13 @@ async fn alternating_keeps_the_current_users_host() {
             }
             let g = grants_of(&mut admin, &clone, "localhost").await;
             assert_eq!(g.roles.len(), 1, "the clone holds the role");
-            assert_eq!(g.default_role.map(|r| r.name), Some(role.clone()));
+            assert_eq!(
+                g.default_roles
+                    .iter()
+                    .map(|r| r.name.as_str())
+                    .collect::<Vec<_>>(),
+                [role.as_str()]
+            );
             // A user defined on two hosts: the account the login matches (localhost, the
             // more specific one) is rotated and cloned; the '%' account is left alone.
             let pw = hexpw();
@@ -1480,4 +1487,771 @@ async fn connect_timeout_is_enforced_and_named() {
     assert!(took < Duration::from_secs(2), "{took:?}");
     assert!(!err.to_string().contains("canary"));
     hold.abort();
+}
+
+// ---------------------------------------------------------------------------------------
+// Hardening (issue 19): no adopted clone, one pair derivation, no panic on server data,
+// UTF-8 sessions only.
+
+/// The account's stored hash (`None`: no such account).
+async fn hash_of(admin: &mut Conn, user: &str, host: &str) -> Option<String> {
+    admin
+        .exec_first(
+            "SELECT authentication_string FROM mysql.user WHERE User = ? AND Host = ?",
+            (user, host),
+        )
+        .await
+        .unwrap()
+}
+
+/// A pre-existing `<user>_clone` that rotwise did not create, holding a privilege the base
+/// user lacks, is not adopted: setSecret stops before any change (hash and grants
+/// untouched), naming the account and the statements that would adopt it. Positive
+/// control: after running exactly those statements the same rotation goes through; and a
+/// clone rotwise made whose base user later lost a grant still rotates (AWSPREVIOUS proves
+/// the secret holds the clone).
+#[tokio::test]
+async fn alternating_refuses_a_clone_rotwise_did_not_make() {
+    let Some(my) = require_mysql() else { return };
+    let _serial = serial().await;
+    let base = unique_name("rw_my_vic");
+    let master = unique_name("rw_my_vicm");
+    let clone = format!("{base}_clone");
+    let db = unique_name("rw_my_vicdb");
+    let own_db = unique_name("rw_my_vicown");
+    let users = vec![
+        (base.clone(), "%".to_owned()),
+        (clone.clone(), "%".to_owned()),
+        (master.clone(), "%".to_owned()),
+    ];
+    let body = {
+        let my = my.clone();
+        let (base, clone, master, db, own_db) = (
+            base.clone(),
+            clone.clone(),
+            master.clone(),
+            db.clone(),
+            own_db.clone(),
+        );
+        async move {
+            let mut admin = my.admin().await;
+            let Pair {
+                store,
+                arn,
+                rotator,
+            } = alternating_pair(&my, &mut admin, &base, "%", &master, &db).await;
+            // The victim: an unrelated account named `<base>_clone`, with its own database.
+            let victim_pw = hexpw();
+            create_user(&mut admin, &clone, "%", &victim_pw).await;
+            run(&mut admin, &format!("CREATE DATABASE `{own_db}`")).await;
+            run(
+                &mut admin,
+                &format!(
+                    "GRANT ALL PRIVILEGES ON `{own_db}`.* TO {}",
+                    account(&clone, "%")
+                ),
+            )
+            .await;
+            let hash_before = hash_of(&mut admin, &clone, "%").await;
+            let grants_before = grants_of(&mut admin, &clone, "%").await;
+            let driver = Driver::new(store.clone(), rotator.clone());
+            let service = LocalService::new(store.clone());
+            let err = service.rotate(&arn, &driver).await.unwrap_err();
+            let msg = err.message.clone();
+            eprintln!("not adopted: {msg}");
+            assert_eq!(err.step, Some(rotwise_core::Step::SetSecret), "{msg}");
+            let acct = account(&clone, "%");
+            assert!(
+                msg.contains(&format!(
+                    "the account {acct} exists but was not created by rotwise"
+                )),
+                "{msg}"
+            );
+            assert!(msg.contains("nothing was changed"), "{msg}");
+            let revoke = format!("REVOKE ALL PRIVILEGES ON `{own_db}`.* FROM {acct}");
+            assert!(
+                msg.contains(&format!("run `{revoke}` as the master user")),
+                "{msg}"
+            );
+            assert_eq!(
+                hash_of(&mut admin, &clone, "%").await,
+                hash_before,
+                "password reset"
+            );
+            assert_eq!(
+                grants_of(&mut admin, &clone, "%").await,
+                grants_before,
+                "grants changed"
+            );
+            let victim_value = MysqlSecret::parse_str(&secret_value(&my, &clone, &victim_pw, None))
+                .unwrap()
+                .to_payload();
+            assert!(rotator.login_works(&victim_value).await.unwrap());
+
+            // Positive control: adopt on purpose with the printed statement, then retry.
+            run(&mut admin, &revoke).await;
+            let token = err.token.clone().unwrap();
+            service
+                .resume(&arn, &token, &driver)
+                .await
+                .unwrap_or_else(|e| panic!("after adoption: {}", e.message));
+            assert_eq!(
+                username_of(&value_of(&store, &arn, AWSCURRENT).await),
+                clone
+            );
+            assert!(!rotator.login_works(&victim_value).await.unwrap());
+            assert_same_grants(&mut admin, &base, &clone, "%", "adopted").await;
+            // Back to the base; then the DBA revokes a grant from the base only: the
+            // clone now holds more than the base, and the next rotation (to the clone)
+            // still goes through, because AWSPREVIOUS logs in as the clone.
+            service
+                .rotate(&arn, &driver)
+                .await
+                .unwrap_or_else(|e| panic!("to the base: {}", e.message));
+            run(
+                &mut admin,
+                &format!("REVOKE INSERT ON `{db}`.* FROM {}", account(&base, "%")),
+            )
+            .await;
+            let window = my.log_cursor();
+            service
+                .rotate(&arn, &driver)
+                .await
+                .unwrap_or_else(|e| panic!("after a revoke from the base: {}", e.message));
+            assert_same_grants(&mut admin, &base, &clone, "%", "revoke followed").await;
+            // The clone logged in twice: AWSPREVIOUS's proof, then testSecret.
+            let text = log_until_now(&mut admin, &window).await;
+            assert_eq!(
+                text.matches(&format!("Connect\t{clone}@")).count(),
+                2,
+                "AWSPREVIOUS proved the clone:\n{text}"
+            );
+        }
+    };
+    run_then_cleanup(body, cleanup(my, users, vec![db, own_db])).await;
+}
+
+/// For a current user `x_clone_clone`, the pair is (`x_clone`, `x_clone_clone`) in every
+/// step: with no `x_clone`, setSecret stops before any change and `x` is never touched
+/// (before the fix, `x_clone` was created with `x`'s grants).
+#[tokio::test]
+async fn alternating_clone_clone_never_walks_down_to_the_base() {
+    let Some(my) = require_mysql() else { return };
+    let _serial = serial().await;
+    let x = unique_name("rw_my_cc");
+    let master = unique_name("rw_my_ccm");
+    let x_clone = format!("{x}_clone");
+    let x_cc = format!("{x}_clone_clone");
+    let db = unique_name("rw_my_ccdb");
+    let users = vec![
+        (x.clone(), "%".to_owned()),
+        (x_clone.clone(), "%".to_owned()),
+        (x_cc.clone(), "%".to_owned()),
+        (master.clone(), "%".to_owned()),
+    ];
+    let body = {
+        let my = my.clone();
+        let (x, x_clone, x_cc, master, db) = (
+            x.clone(),
+            x_clone.clone(),
+            x_cc.clone(),
+            master.clone(),
+            db.clone(),
+        );
+        async move {
+            let mut admin = my.admin().await;
+            create_user(&mut admin, &x, "%", &hexpw()).await;
+            run(
+                &mut admin,
+                &format!("GRANT PROCESS ON *.* TO {}", account(&x, "%")),
+            )
+            .await;
+            let x_before = hash_of(&mut admin, &x, "%").await;
+            let Pair {
+                store,
+                arn,
+                rotator,
+            } = alternating_pair(&my, &mut admin, &x_cc, "%", &master, &db).await;
+            let cc_before = hash_of(&mut admin, &x_cc, "%").await;
+            let driver = Driver::new(store.clone(), rotator.clone());
+            let err = LocalService::new(store.clone())
+                .rotate(&arn, &driver)
+                .await
+                .unwrap_err();
+            eprintln!("clone_clone: {}", err.message);
+            let pending = store
+                .get_secret_value(&arn, None, Some(AWSPENDING))
+                .await
+                .unwrap()
+                .payload;
+            assert_eq!(username_of(&pending), x_clone);
+            assert!(
+                err.message.contains(&format!(
+                    "the base user {} does not exist",
+                    account(&x_clone, "%")
+                )),
+                "{}",
+                err.message
+            );
+            assert_eq!(
+                hosts_of(&mut admin, &x_clone).await,
+                Vec::<String>::new(),
+                "x_clone created"
+            );
+            assert_eq!(hash_of(&mut admin, &x, "%").await, x_before);
+            assert_eq!(hash_of(&mut admin, &x_cc, "%").await, cc_before);
+        }
+    };
+    run_then_cleanup(body, cleanup(my, users, vec![db])).await;
+}
+
+/// A session whose character set is not UTF-8 (as a server's `init_connect` could make
+/// it) is refused before anything is quoted. First the hazard itself: under gbk, a
+/// literal quoted for UTF-8 does not read back as written (the backslash escape is
+/// swallowed into a gbk character). Only the SESSION character set is changed.
+#[tokio::test]
+async fn non_utf8_session_character_sets_are_refused() {
+    let Some(my) = require_mysql() else { return };
+    let mut admin = my.admin().await;
+    // UTF-8 "€" is E2 82 AC; gbk reads AC 5C as one character, eating the escape of "\".
+    let value = "€\\' OR 'x";
+    let lit = Literals {
+        backslash_escapes: true,
+    };
+    let back: Option<String> = admin
+        .query_first(format!("SELECT {}", lit.quote(value)))
+        .await
+        .unwrap();
+    assert_eq!(back.as_deref(), Some(value), "utf8mb4 reads it back");
+    assert!(
+        rotwise_mysql::session::read(&mut admin).await.is_ok(),
+        "utf8mb4 passes"
+    );
+    run(&mut admin, "SET NAMES gbk").await;
+    let back: Result<Option<Vec<u8>>, _> = admin
+        .query_first(format!("SELECT CAST({} AS BINARY)", lit.quote(value)))
+        .await;
+    assert_ne!(
+        back.ok().flatten(),
+        Some(value.as_bytes().to_vec()),
+        "under gbk the quoted literal is read differently"
+    );
+    let e = rotwise_mysql::session::read(&mut admin).await.unwrap_err();
+    let text = e.to_string();
+    assert!(
+        text.starts_with("the session's character_set_client is gbk, not utf8mb4"),
+        "{text}"
+    );
+    assert_eq!(e.kind(), rotwise_core::ErrorKind::Conflict);
+    // Each variable is checked, not only the client's.
+    for (set, variable) in [
+        (
+            "SET NAMES utf8mb4, character_set_connection = sjis",
+            "character_set_connection",
+        ),
+        (
+            "SET NAMES utf8mb4, character_set_results = big5",
+            "character_set_results",
+        ),
+        (
+            "SET NAMES utf8mb4, character_set_results = NULL",
+            "character_set_results",
+        ),
+    ] {
+        run(&mut admin, set).await;
+        let e = rotwise_mysql::session::read(&mut admin).await.unwrap_err();
+        assert!(
+            e.to_string()
+                .contains(&format!("the session's {variable} is")),
+            "{set}: {e}"
+        );
+    }
+    run(&mut admin, "SET NAMES utf8mb4").await;
+    assert!(rotwise_mysql::session::read(&mut admin).await.is_ok());
+}
+
+/// Server values of the wrong kind (NULL, bytes that are not UTF-8, a number) give an
+/// error without the value through the conversion every engine read uses, never a panic.
+#[tokio::test]
+async fn malformed_rows_give_errors_without_content() {
+    let Some(my) = require_mysql() else { return };
+    let mut admin = my.admin().await;
+    let row: Option<mysql_async::Row> = admin
+        .query_first("SELECT NULL, X'2A36383931FF', 987654321, '*6891F9D51EB5A38D'")
+        .await
+        .unwrap();
+    let mut row = row.unwrap();
+    use rotwise_mysql::row::column;
+    let e1 = column::<String>(&mut row, 0, "ctx").unwrap_err();
+    let e2 = column::<String>(&mut row, 1, "ctx").unwrap_err();
+    let e3 = column::<u8>(&mut row, 2, "ctx").unwrap_err();
+    let e4 = column::<i64>(&mut row, 3, "ctx").unwrap_err();
+    let e5 = column::<String>(&mut row, 9, "ctx").unwrap_err();
+    for (e, expected) in [
+        (e1, "column 0 is NULL where String"),
+        (
+            e2,
+            "column 1 is bytes that are not valid UTF-8 where String",
+        ),
+        (e3, "column 2 is text where u8"),
+        (e4, "column 3 is text where i64"),
+        (e5, "column 9 is missing"),
+    ] {
+        let text = format!("{e} {e:?}");
+        assert!(text.contains(expected), "{text}");
+        for leaked in ["6891", "987654321", "*6"] {
+            assert!(!text.contains(leaked), "{leaked}: {text}");
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Issue 18: all reads before the first write; pinned session settings
+
+/// What the admin sees of the pair: both password hashes, both grant sets (raw lines, as
+/// the admin's own session prints them), the clone's hosts.
+async fn pair_state(admin: &mut Conn, base: &str, clone: &str) -> String {
+    let mut out = format!(
+        "base hash {:?}\nclone hash {:?}\nclone hosts {:?}\n",
+        hash_of(admin, base, "%").await,
+        hash_of(admin, clone, "%").await,
+        hosts_of(admin, clone).await
+    );
+    for user in [base, clone] {
+        let lines: Result<Vec<String>, _> = admin
+            .query(format!("SHOW GRANTS FOR {}", account(user, "%")))
+            .await;
+        out.push_str(&format!("{user}: {:?}\n", lines.map_err(|e| e.to_string())));
+    }
+    out
+}
+
+/// setSecret (alternating) reads and checks everything before its first change: a failure
+/// injected at each read (`rotwise_mysql::fault`, test-only) fails the step and leaves both
+/// accounts exactly as they were (hashes and grants, read by the admin), and the same
+/// rotation then completes. Run for a clone about to be created (first rotation) and for
+/// an existing clone (second rotation, back to the base user). Before the reorder, the
+/// grants were read after the password changed: the points `read:grants:*` came after
+/// `write:password`, and this test failed on the order check and on the unchanged hash.
+#[tokio::test]
+async fn alternating_reads_everything_before_the_first_change() {
+    let Some(my) = require_mysql() else { return };
+    let _serial = serial().await;
+    let base = unique_name("rw_my_rb");
+    let master = unique_name("rw_my_rbm");
+    let db = unique_name("rw_my_rbdb");
+    let clone = format!("{base}_clone");
+    let users = vec![
+        (base.clone(), "%".to_owned()),
+        (clone.clone(), "%".to_owned()),
+        (master.clone(), "%".to_owned()),
+    ];
+    let body = {
+        let my = my.clone();
+        let (base, clone, master, db) = (base.clone(), clone.clone(), master.clone(), db.clone());
+        async move {
+            let mut admin = my.admin().await;
+            let Pair {
+                store,
+                arn,
+                rotator,
+            } = alternating_pair(&my, &mut admin, &base, "%", &master, &db).await;
+            let driver = Driver::new(store.clone(), rotator.clone());
+            let service = LocalService::new(store.clone());
+            for round in 1..=2 {
+                // A failure at the first change: every read has run, nothing changed.
+                rotwise_mysql::fault::inject(Some("write:password"));
+                let before = pair_state(&mut admin, &base, &clone).await;
+                let err = service.rotate(&arn, &driver).await.unwrap_err();
+                assert!(
+                    err.message.contains("injected failure at write:password"),
+                    "{}",
+                    err.message
+                );
+                let token = err.token.clone().unwrap();
+                let points = rotwise_mysql::fault::reached();
+                eprintln!("round {round}: {points:?}");
+                let (reads, rest) = points.split_at(points.len() - 1);
+                assert_eq!(rest, ["write:password"]);
+                assert!(reads.iter().all(|p| p.starts_with("read:")), "{points:?}");
+                let expected: &[String] = &[
+                    "read:session".into(),
+                    format!("read:hosts:{base}"),
+                    format!("read:hosts:{clone}"),
+                    "read:plugin".into(),
+                    format!("read:grants:{base}"),
+                    format!("read:limits:{base}"),
+                ];
+                for p in expected {
+                    assert!(reads.contains(p), "round {round}: {p} not read: {points:?}");
+                }
+                if round == 2 {
+                    for p in [
+                        format!("read:grants:{clone}"),
+                        format!("read:limits:{clone}"),
+                    ] {
+                        assert!(reads.contains(&p), "{p} not read: {points:?}");
+                    }
+                }
+                assert_eq!(pair_state(&mut admin, &base, &clone).await, before);
+                // Each read in turn.
+                let mut distinct = reads.to_vec();
+                distinct.dedup();
+                for point in &distinct {
+                    rotwise_mysql::fault::inject(Some(point));
+                    let err = service.resume(&arn, &token, &driver).await.unwrap_err();
+                    assert_eq!(err.step, Some(rotwise_core::Step::SetSecret));
+                    assert!(
+                        err.message
+                            .contains(&format!("injected failure at {point}")),
+                        "{point}: {}",
+                        err.message
+                    );
+                    assert_eq!(
+                        pair_state(&mut admin, &base, &clone).await,
+                        before,
+                        "round {round}: a failure at {point} changed the database"
+                    );
+                }
+                rotwise_mysql::fault::inject(None);
+                service
+                    .resume(&arn, &token, &driver)
+                    .await
+                    .unwrap_or_else(|e| panic!("round {round}, no fault: {}", e.message));
+                assert_ne!(pair_state(&mut admin, &base, &clone).await, before);
+                assert_same_grants(&mut admin, &base, &clone, "%", &format!("round {round}")).await;
+            }
+        }
+    };
+    run_then_cleanup(body, async {
+        rotwise_mysql::fault::inject(None);
+        cleanup(my, users, vec![db]).await
+    })
+    .await;
+}
+
+/// The session pins what the grant parser relies on: with `ANSI_QUOTES` in the GLOBAL
+/// sql_mode and `sql_quote_show_create=0` GLOBALLY (new sessions print
+/// `GRANT SELECT ON ..MyDb.*` unquoted, or names in double quotes), and two databases whose
+/// names differ only in case, two rotations grant the clone exactly what the base has,
+/// on `…MyDb` and never on `…mydb`. Before the pin, the clone was granted the lower-case
+/// database (issue 18). The globals are restored by the cleanup, which runs even when
+/// the body panics; this binary runs in the nextest group `mariadb` (max-threads 1), which
+/// every test that logs in to the private MariaDB belongs to, so no other test sees them.
+#[tokio::test]
+async fn pinned_session_settings_beat_ansi_quotes_and_unquoted_globals() {
+    let Some(my) = require_mysql() else { return };
+    let _serial = serial().await;
+    let base = unique_name("rw_my_pin");
+    let master = unique_name("rw_my_pinm");
+    let db = unique_name("rw_my_pindb");
+    let prefix = unique_name("rw_my_case");
+    let upper = format!("{prefix}_MyDb");
+    let lower = format!("{prefix}_mydb");
+    let clone = format!("{base}_clone");
+    let users = vec![
+        (base.clone(), "%".to_owned()),
+        (clone.clone(), "%".to_owned()),
+        (master.clone(), "%".to_owned()),
+    ];
+    // The admin session that checks, opened before the globals change: it keeps quoting.
+    let mut admin = my.admin().await;
+    let (mode, quote): (String, i64) = admin
+        .query_first("SELECT @@GLOBAL.sql_mode, @@GLOBAL.sql_quote_show_create")
+        .await
+        .unwrap()
+        .unwrap();
+    let restore = {
+        let my = my.clone();
+        let mode = mode.clone();
+        async move {
+            let mut admin = my.admin().await;
+            admin
+                .exec_drop("SET GLOBAL sql_mode = ?", (mode,))
+                .await
+                .expect("restore the global sql_mode");
+            admin
+                .query_drop(format!("SET GLOBAL sql_quote_show_create = {quote}"))
+                .await
+                .expect("restore the global sql_quote_show_create");
+            let _ = admin.disconnect().await;
+        }
+    };
+    let body = {
+        let my = my.clone();
+        let (base, clone, master, db, upper, lower) = (
+            base.clone(),
+            clone.clone(),
+            master.clone(),
+            db.clone(),
+            upper.clone(),
+            lower.clone(),
+        );
+        async move {
+            let Pair {
+                store,
+                arn,
+                rotator,
+            } = alternating_pair(&my, &mut admin, &base, "%", &master, &db).await;
+            for d in [&upper, &lower] {
+                run(&mut admin, &format!("CREATE DATABASE `{d}`")).await;
+                run(
+                    &mut admin,
+                    &format!("CREATE TABLE `{d}`.`T1` (`Col A` int)"),
+                )
+                .await;
+            }
+            let acct = account(&base, "%");
+            run(
+                &mut admin,
+                &format!("GRANT SELECT ON `{upper}`.* TO {acct}"),
+            )
+            .await;
+            run(
+                &mut admin,
+                &format!("GRANT UPDATE (`Col A`) ON `{upper}`.`T1` TO {acct}"),
+            )
+            .await;
+            run(
+                &mut admin,
+                "SET GLOBAL sql_mode = CONCAT(@@GLOBAL.sql_mode, ',ANSI_QUOTES')",
+            )
+            .await;
+            run(&mut admin, "SET GLOBAL sql_quote_show_create = 0").await;
+            // Positive control: a new session prints the grants unquoted.
+            let mut fresh = my.admin().await;
+            let lines: Vec<String> = fresh
+                .query(format!("SHOW GRANTS FOR {acct}"))
+                .await
+                .unwrap();
+            let _ = fresh.disconnect().await;
+            let text = lines.join("\n");
+            assert!(
+                text.contains(&format!("ON {upper}.* TO")),
+                "the globals apply to new sessions: {text}"
+            );
+            assert!(Grants::parse(&lines).is_err(), "unpinned output is refused");
+
+            let driver = Driver::new(store.clone(), rotator.clone());
+            let service = LocalService::new(store.clone());
+            for round in 1..=2 {
+                service
+                    .rotate(&arn, &driver)
+                    .await
+                    .unwrap_or_else(|e| panic!("rotation {round}: {}", e.message));
+                assert_same_grants(&mut admin, &base, &clone, "%", &format!("round {round}")).await;
+                let clone_lines: Vec<String> = admin
+                    .query(format!("SHOW GRANTS FOR {}", account(&clone, "%")))
+                    .await
+                    .unwrap();
+                let text = clone_lines.join("\n");
+                assert!(text.contains(&format!("`{upper}`")), "{text}");
+                assert!(!text.contains(&format!("`{lower}`")), "{text}");
+                let current = value_of(&store, &arn, AWSCURRENT).await;
+                assert!(rotator.login_works(&current).await.unwrap());
+            }
+            let _ = admin.disconnect().await;
+        }
+    };
+    run_then_cleanup(body, async {
+        restore.await;
+        cleanup(my, users, vec![db, upper, lower]).await
+    })
+    .await;
+}
+
+/// `ROTATION_MYSQL_DUAL_PASSWORD=true` on MariaDB (no dual passwords) is refused in
+/// setSecret with a clear error naming the server, after the login and before any change:
+/// the user's hash is unchanged, the current password still logs in, and no failed login.
+/// The statements MySQL 8 gets are checked by the unit and doc tests of `sql`
+/// (`dual_password_sql`, `DISCARD_OLD_PASSWORD_SQL`, `dual_password_refusal`).
+#[tokio::test]
+async fn dual_passwords_are_refused_on_mariadb_before_any_change() {
+    let Some(my) = require_mysql() else { return };
+    let _serial = serial().await;
+    let user = unique_name("rw_my_dual");
+    let users = vec![(user.clone(), "%".to_owned())];
+    let body = {
+        let my = my.clone();
+        let user = user.clone();
+        async move {
+            let mut admin = my.admin().await;
+            let initial = hexpw();
+            create_user(&mut admin, &user, "%", &initial).await;
+            let store = Arc::new(MemoryStore::new());
+            let arn = store
+                .insert_secret("my/dual", &secret_value(&my, &user, &initial, None))
+                .unwrap();
+            let rotator = Arc::new(MysqlRotator::new(DbOptions {
+                mysql_dual_password: true,
+                ..options(&my, Strategy::Single)
+            }));
+            let driver = Driver::new(store.clone(), rotator.clone());
+            let before = hash_of(&mut admin, &user, "%").await;
+            let denied = access_denied(&mut admin).await;
+            let err = LocalService::new(store.clone())
+                .rotate(&arn, &driver)
+                .await
+                .unwrap_err();
+            assert_eq!(err.step, Some(rotwise_core::Step::SetSecret));
+            assert!(
+                err.message.contains(
+                    "ROTATION_MYSQL_DUAL_PASSWORD=true needs MySQL 8.0.14 or later (RETAIN CURRENT PASSWORD); this server is MariaDB 10."
+                ),
+                "{}",
+                err.message
+            );
+            assert!(
+                err.message.contains("nothing was changed"),
+                "{}",
+                err.message
+            );
+            assert_eq!(hash_of(&mut admin, &user, "%").await, before);
+            let current = value_of(&store, &arn, AWSCURRENT).await;
+            assert!(rotator.login_works(&current).await.unwrap());
+            assert_eq!(access_denied(&mut admin).await, denied, "no failed login");
+        }
+    };
+    run_then_cleanup(body, cleanup(my, users, vec![])).await;
+}
+
+/// Single user: the reads before the one change (the session, the plugin) come first, and a
+/// failure injected at each leaves the password unchanged; the rotation then completes.
+#[tokio::test]
+async fn single_user_reads_everything_before_the_change() {
+    let Some(my) = require_mysql() else { return };
+    let _serial = serial().await;
+    let user = unique_name("rw_my_srb");
+    let users = vec![(user.clone(), "%".to_owned())];
+    let body = {
+        let my = my.clone();
+        let user = user.clone();
+        async move {
+            let mut admin = my.admin().await;
+            let initial = hexpw();
+            create_user(&mut admin, &user, "%", &initial).await;
+            let store = Arc::new(MemoryStore::new());
+            let arn = store
+                .insert_secret("my/single-reads", &secret_value(&my, &user, &initial, None))
+                .unwrap();
+            let rotator = Arc::new(MysqlRotator::new(options(&my, Strategy::Single)));
+            let driver = Driver::new(store.clone(), rotator.clone());
+            let service = LocalService::new(store.clone());
+            let before = hash_of(&mut admin, &user, "%").await;
+            rotwise_mysql::fault::inject(Some("write:password"));
+            let err = service.rotate(&arn, &driver).await.unwrap_err();
+            let token = err.token.clone().unwrap();
+            let points = rotwise_mysql::fault::reached();
+            assert_eq!(points, ["read:session", "read:plugin", "write:password"]);
+            assert_eq!(hash_of(&mut admin, &user, "%").await, before);
+            for point in ["read:session", "read:plugin"] {
+                rotwise_mysql::fault::inject(Some(point));
+                let err = service.resume(&arn, &token, &driver).await.unwrap_err();
+                assert!(
+                    err.message
+                        .contains(&format!("injected failure at {point}")),
+                    "{}",
+                    err.message
+                );
+                assert_eq!(hash_of(&mut admin, &user, "%").await, before, "{point}");
+            }
+            rotwise_mysql::fault::inject(None);
+            service
+                .resume(&arn, &token, &driver)
+                .await
+                .unwrap_or_else(|e| panic!("no fault: {}", e.message));
+            assert_ne!(hash_of(&mut admin, &user, "%").await, before);
+        }
+    };
+    run_then_cleanup(body, async {
+        rotwise_mysql::fault::inject(None);
+        cleanup(my, users, vec![]).await
+    })
+    .await;
+}
+
+/// A `PROXY` grant on the base user is replayed for the clone on a real server (MariaDB
+/// prints it as `GRANT PROXY ON 'x'@'%' TO …`), and revoked from the clone when revoked
+/// from the base. The master holds `PROXY ON ''@'%' WITH GRANT OPTION`, as it must to grant
+/// proxies (before issue 18 the grant was only warned about, not copied).
+#[tokio::test]
+async fn alternating_copies_proxy_grants_both_ways() {
+    let Some(my) = require_mysql() else { return };
+    let _serial = serial().await;
+    let base = unique_name("rw_my_px");
+    let master = unique_name("rw_my_pxm");
+    let proxied = unique_name("rw_my_pxd");
+    let db = unique_name("rw_my_pxdb");
+    let clone = format!("{base}_clone");
+    let users = vec![
+        (base.clone(), "%".to_owned()),
+        (clone.clone(), "%".to_owned()),
+        (master.clone(), "%".to_owned()),
+        (proxied.clone(), "%".to_owned()),
+    ];
+    let body = {
+        let my = my.clone();
+        let (base, clone, master, proxied, db) = (
+            base.clone(),
+            clone.clone(),
+            master.clone(),
+            proxied.clone(),
+            db.clone(),
+        );
+        async move {
+            let mut admin = my.admin().await;
+            let Pair {
+                store,
+                arn,
+                rotator,
+            } = alternating_pair(&my, &mut admin, &base, "%", &master, &db).await;
+            create_user(&mut admin, &proxied, "%", &hexpw()).await;
+            run(
+                &mut admin,
+                &format!(
+                    "GRANT PROXY ON ''@'%' TO {} WITH GRANT OPTION",
+                    account(&master, "%")
+                ),
+            )
+            .await;
+            run(
+                &mut admin,
+                &format!(
+                    "GRANT PROXY ON {} TO {}",
+                    account(&proxied, "%"),
+                    account(&base, "%")
+                ),
+            )
+            .await;
+            let driver = Driver::new(store.clone(), rotator.clone());
+            let service = LocalService::new(store.clone());
+            service
+                .rotate(&arn, &driver)
+                .await
+                .unwrap_or_else(|e| panic!("rotation 1: {}", e.message));
+            let g = grants_of(&mut admin, &clone, "%").await;
+            assert_eq!(g.proxies.len(), 1, "{g:?}");
+            assert_same_grants(&mut admin, &base, &clone, "%", "proxy granted").await;
+            run(
+                &mut admin,
+                &format!(
+                    "REVOKE PROXY ON {} FROM {}",
+                    account(&proxied, "%"),
+                    account(&base, "%")
+                ),
+            )
+            .await;
+            // Back to the base, then to the clone: the revoke reaches the clone.
+            for round in 2..=3 {
+                service
+                    .rotate(&arn, &driver)
+                    .await
+                    .unwrap_or_else(|e| panic!("rotation {round}: {}", e.message));
+            }
+            let g = grants_of(&mut admin, &clone, "%").await;
+            assert!(g.proxies.is_empty(), "{g:?}");
+            assert_same_grants(&mut admin, &base, &clone, "%", "proxy revoked").await;
+        }
+    };
+    run_then_cleanup(body, cleanup(my, users, vec![db])).await;
 }

@@ -1,42 +1,66 @@
 //! Logging in: one TCP connection per login, TLS per [`TlsMode`], a timeout over the
 //! whole startup (TCP, TLS, authentication), and errors that name the credential.
+//!
+//! The TCP connection is opened here and handed to `Config::connect_raw`, so that the
+//! [`CleartextGuard`] sits on the plaintext socket, or inside TLS, and can refuse an
+//! `AuthenticationCleartextPassword` request on a connection whose certificate was not
+//! verified for the host name (`disable`, `require`, `prefer` after its fallback) unless
+//! [`DbOptions::allow_cleartext_password`] is set.
 
-use std::sync::{Arc, OnceLock};
+use std::sync::OnceLock;
 
 use rotwise_core::{ErrorKind, ExposeSecret};
 use rotwise_db::error::{chain, fmt_duration};
-use rotwise_db::login::{self, Attempt};
+use rotwise_db::login::{self, Attempt, CleartextRefused};
 use rotwise_db::{Credential, DbError, DbOptions, LoginFailure};
-use rustls::RootCertStore;
-use tokio_postgres::config::SslMode;
-use tokio_postgres::{Client, Config, NoTls};
+use tokio::net::TcpStream;
+use tokio_postgres::config::{ChannelBinding, SslMode};
+use tokio_postgres::tls::MakeTlsConnect;
+use tokio_postgres::{Client, Config, Connection, NoTls};
 use tokio_postgres_rustls::MakeRustlsConnect;
 
 use crate::secret::PgSecret;
-use crate::tls::{self, TlsMode};
+use crate::tls::{self, CleartextGuard, GuardedTls, TlsMode};
 
-/// Opens connections for one rotator; the trust roots are loaded once per process.
+/// Opens connections for one rotator. The TLS client configuration (and the trust roots it
+/// holds) is built once per process and mode, on the first connection that needs it: one for
+/// `require`, one for `verify-full`, see [`rotwise_db::tls::root_store`].
 pub(crate) struct Connector {
     options: DbOptions,
-    roots: OnceLock<Result<Arc<RootCertStore>, String>>,
+    require_tls: OnceLock<Result<rustls::ClientConfig, String>>,
+    verify_tls: OnceLock<Result<rustls::ClientConfig, String>>,
 }
 
 impl Connector {
     pub(crate) fn new(options: &DbOptions) -> Connector {
         Connector {
             options: options.clone(),
-            roots: OnceLock::new(),
+            require_tls: OnceLock::new(),
+            verify_tls: OnceLock::new(),
         }
     }
 
     fn tls(&self, mode: TlsMode) -> Result<MakeRustlsConnect, DbError> {
-        let roots = self
-            .roots
-            .get_or_init(|| tls::root_store(self.options.ca_file.as_deref()))
+        let cell = if mode == TlsMode::Require {
+            &self.require_tls
+        } else {
+            &self.verify_tls
+        };
+        // A clone shares the configuration's Arcs (roots, verifier, provider).
+        let config = cell
+            .get_or_init(|| {
+                let roots = tls::root_store(self.options.ca_file.as_deref(), mode)?;
+                tls::client_config(roots, mode)
+            })
             .clone()
             .map_err(DbError::TlsConfig)?;
-        let config = tls::client_config(roots, mode).map_err(DbError::TlsConfig)?;
         Ok(MakeRustlsConnect::new(config))
+    }
+
+    /// What the guard refuses with on a connection `verified` or not.
+    fn refusal(&self, secret: &PgSecret, verified: bool) -> Option<CleartextRefused> {
+        (!verified && !self.options.allow_cleartext_password)
+            .then(|| CleartextRefused::password(secret.host.clone()))
     }
 
     /// Log in with `secret`. The connection task runs until the client is dropped.
@@ -47,25 +71,28 @@ impl Connector {
     ) -> Result<Client, DbError> {
         let mut config = Config::new();
         config
-            .host(&secret.host)
-            .port(secret.port)
             .user(&secret.username)
             .password(secret.password.expose_secret().as_bytes())
             .dbname(&secret.dbname)
             .application_name("rotwise")
-            .connect_timeout(self.options.connect_timeout);
+            // SCRAM-SHA-256-PLUS (tls-server-end-point) whenever the server offers it over
+            // TLS; tokio-postgres-rustls provides the binding.
+            .channel_binding(ChannelBinding::Prefer);
         let mode = self.options.tls.unwrap_or_else(|| secret.tls_mode());
         let result = match mode {
-            TlsMode::Disable => self.plain(config).await,
-            TlsMode::Require | TlsMode::VerifyFull => self.with_tls(config, self.tls(mode)?).await,
+            TlsMode::Disable => self.plain(&config, secret).await,
+            TlsMode::Require | TlsMode::VerifyFull => {
+                let tls = self.tls(mode)?;
+                self.with_tls(&config, secret, tls, mode == TlsMode::VerifyFull)
+                    .await
+            }
             TlsMode::Prefer => {
                 let verified = self.tls(TlsMode::VerifyFull)?;
-                let plain_config = config.clone();
                 login::prefer(
                     &secret.host,
                     secret.port,
-                    self.with_tls(config, verified),
-                    || self.plain(plain_config),
+                    self.with_tls(&config, secret, verified, true),
+                    || self.plain(&config, secret),
                 )
                 .await
             }
@@ -73,32 +100,47 @@ impl Connector {
         login::finish(secret, credential, mode, result)
     }
 
-    async fn plain(&self, mut config: Config) -> Result<Client, Attempt> {
+    async fn plain(&self, config: &Config, secret: &PgSecret) -> Result<Client, Attempt> {
+        let mut config = config.clone();
         config.ssl_mode(SslMode::Disable);
-        self.finish(config.connect(NoTls)).await
+        let refusal = self.refusal(secret, false);
+        self.finish(async move {
+            let tcp = tcp(secret).await?;
+            config
+                .connect_raw(CleartextGuard::new(tcp, refusal), NoTls)
+                .await
+                .map_err(|e| attempt(&e))
+        })
+        .await
     }
 
     async fn with_tls(
         &self,
-        mut config: Config,
-        tls: MakeRustlsConnect,
+        config: &Config,
+        secret: &PgSecret,
+        mut tls: MakeRustlsConnect,
+        verified: bool,
     ) -> Result<Client, Attempt> {
+        let mut config = config.clone();
         config.ssl_mode(SslMode::Require);
-        self.finish(config.connect(tls)).await
+        let refusal = self.refusal(secret, verified);
+        self.finish(async move {
+            let inner = MakeTlsConnect::<TcpStream>::make_tls_connect(&mut tls, &secret.host)
+                .map_err(|e| Attempt::new(LoginFailure::Tls, format!("TLS: {e}")))?;
+            let tcp = tcp(secret).await?;
+            config
+                .connect_raw(tcp, GuardedTls { inner, refusal })
+                .await
+                .map_err(|e| attempt(&e))
+        })
+        .await
     }
 
-    async fn finish<S, F>(&self, connecting: F) -> Result<Client, Attempt>
+    async fn finish<S, T, F>(&self, connecting: F) -> Result<Client, Attempt>
     where
-        F: Future<
-            Output = Result<
-                (
-                    Client,
-                    tokio_postgres::Connection<tokio_postgres::Socket, S>,
-                ),
-                tokio_postgres::Error,
-            >,
-        >,
+        F: Future<Output = Result<(Client, Connection<S, T>), Attempt>>,
         S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+        T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
     {
         let timeout = self.options.connect_timeout;
         let (client, connection) = match tokio::time::timeout(timeout, connecting).await {
@@ -108,7 +150,7 @@ impl Connector {
                     format!("timed out after {}", fmt_duration(timeout)),
                 ));
             }
-            Ok(Err(e)) => return Err(attempt(&e)),
+            Ok(Err(a)) => return Err(a),
             Ok(Ok(pair)) => pair,
         };
         tokio::spawn(async move {
@@ -120,7 +162,26 @@ impl Connector {
     }
 }
 
+/// The TCP connection to the secret's host and port (every address the name resolves to,
+/// in order, as tokio tries them).
+async fn tcp(secret: &PgSecret) -> Result<TcpStream, Attempt> {
+    let stream = TcpStream::connect((secret.host.as_str(), secret.port))
+        .await
+        .map_err(|e| {
+            Attempt::new(
+                LoginFailure::Unreachable,
+                format!("error connecting to server: {e}"),
+            )
+        })?;
+    // As tokio-postgres does: startup messages are small and sent one at a time.
+    let _ = stream.set_nodelay(true);
+    Ok(stream)
+}
+
 fn attempt(e: &tokio_postgres::Error) -> Attempt {
+    if let Some(refused) = tls::refused(e) {
+        return refused.attempt();
+    }
     let code = e.as_db_error().map(|db| db.code().code());
     let failure = match code {
         // invalid_authorization_specification, invalid_password
@@ -153,5 +214,60 @@ pub(crate) fn sql(context: impl Into<String>, e: &tokio_postgres::Error) -> DbEr
         context: context.into(),
         reason: chain(e),
         kind: statement_kind(e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The TLS stream (tokio-postgres-rustls inside the [`CleartextGuard`]) provides
+    /// `tls-server-end-point`, so `channel_binding=require` logs in over verify-full and
+    /// require (SCRAM-SHA-256-PLUS); without TLS it cannot (the control).
+    #[tokio::test]
+    async fn channel_binding_over_tls() {
+        let Some(pg) = rotwise_test_services::require_pg() else {
+            return;
+        };
+        let admin = pg.admin_config();
+        let secret = PgSecret::parse_str(
+            &serde_json::json!({
+                "engine": "postgres",
+                "host": "127.0.0.1",
+                "port": admin.get_ports().first().copied().unwrap_or_default(),
+                "username": admin.get_user().unwrap_or_default(),
+                "password": String::from_utf8_lossy(admin.get_password().unwrap_or_default()),
+                "dbname": "postgres",
+            })
+            .to_string(),
+        )
+        .unwrap();
+        let connector = Connector::new(&DbOptions {
+            ca_file: Some(pg.ca.clone()),
+            ..DbOptions::default()
+        });
+        let mut config = Config::new();
+        config
+            .user(&secret.username)
+            .password(secret.password.expose_secret().as_bytes())
+            .dbname("postgres")
+            .channel_binding(ChannelBinding::Require);
+        for mode in [TlsMode::VerifyFull, TlsMode::Require] {
+            let tls = connector.tls(mode).unwrap();
+            let client = connector
+                .with_tls(&config, &secret, tls, mode == TlsMode::VerifyFull)
+                .await
+                .unwrap_or_else(|a| panic!("{mode}: {}", a.reason));
+            let row = client
+                .query_one(
+                    "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()",
+                    &[],
+                )
+                .await
+                .unwrap();
+            assert!(row.get::<_, bool>(0));
+        }
+        let err = connector.plain(&config, &secret).await.unwrap_err();
+        assert!(err.reason.contains("channel binding"), "{}", err.reason);
     }
 }

@@ -83,11 +83,18 @@
 //! refused before anything changes (the server would truncate them silently).
 //!
 //! # Alternating users
-//! The secret alternates between `<user>` and `<user>_clone`. setSecret logs in as the
+//! The secret alternates between `<user>` and `<user>_clone`, the pair
+//! [`rotwise_db::names::Pair::of`] the current user (for `a_clone_clone`: `a_clone` and
+//! `a_clone_clone`). setSecret logs in as the
 //! current user (no confused deputy), then as the master from `masterarn` (its AWSCURRENT,
 //! with the child's `dbname`; same host required), and in one transaction:
-//! - creates the clone on first use (`CREATE ROLE … LOGIN PASSWORD '<verifier>'`), or else
-//!   sets the pending user's password;
+//! - checks the pair before anything changes: the base role exists, and an existing clone
+//!   carries the comment rotwise puts on the clones it creates ([`sql::clone_marker`],
+//!   `rotwise: clone of "<base>"`). A role named like the clone without it (made by AWS's
+//!   function, or unrelated) is refused, naming the statement that adopts it on purpose
+//!   ([`sql::adopt_clone_sql`]);
+//! - creates the clone on first use (`CREATE ROLE … LOGIN PASSWORD '<verifier>'` and its
+//!   `COMMENT ON ROLE`), or else sets the pending user's password;
 //! - repairs, on every rotation, what makes the clone equivalent to the base user:
 //!   `GRANT <base> TO <clone>` (on PostgreSQL 16+ `WITH INHERIT TRUE, SET TRUE`),
 //!   `ALTER ROLE <clone> SET role = <base>`, and the base's `CONNECTION LIMIT` and
@@ -126,17 +133,28 @@
 //! `verify-full`. AWS's `ssl` key: true → verify-full, false → disable, absent → prefer;
 //! [`DbOptions::tls`] overrides it. Trust: `SSL_CERT_FILE`, else `/etc/pki/tls/cert.pem`,
 //! else `/etc/ssl/certs/ca-certificates.crt`, plus [`DbOptions::ca_file`] (for RDS, the RDS
-//! CA bundle). Each login is limited by [`DbOptions::connect_timeout`] (5 s default) over
-//! TCP connect, TLS and authentication together.
+//! CA bundle); with `require`, [`DbOptions::ca_file`] alone. Each login is limited by
+//! [`DbOptions::connect_timeout`] (5 s default) over TCP connect, TLS and authentication
+//! together.
+//!
+//! On a connection not verified for the host name (`disable`, `require`, `prefer` after its
+//! fallback), an `AuthenticationCleartextPassword` request is refused before the password
+//! is sent, unless [`DbOptions::allow_cleartext_password`]; SCRAM and MD5 are always
+//! answered. Over TLS, SCRAM uses channel binding (`SCRAM-SHA-256-PLUS`,
+//! `tls-server-end-point`) whenever the server offers it.
 //!
 //! # Logs and errors
 //! Errors name the credential that failed (current, pending, previous, master), the user
 //! and the host, with the server's reason; no error or log event of this crate contains a
-//! password or secret value. tokio-postgres logs statements at debug: cap the targets in
+//! password or secret value. Rows are read with [`row::column()`], which never panics and
+//! never quotes a value. tokio-postgres logs statements at debug: cap the targets in
 //! [`LOG_TARGETS`] at INFO (the Lambda and the CLI do).
 
 mod connect;
+pub mod redshift;
 mod rotator;
+pub mod row;
+pub mod scram;
 
 pub use connect::statement_kind;
 pub mod secret;

@@ -4,13 +4,17 @@
 
 use async_trait::async_trait;
 use rotwise_core::{ErrorKind, Strategy};
-use rotwise_db::names::{base_username, clone_username};
-use rotwise_db::{Credential, DbError, DbOptions, DbRotator, Dialect, NameLimit};
+use rotwise_db::names::{Pair, check_name};
+use rotwise_db::{Credential, DbError, DbOptions, DbRotator, Dialect, Holder, NameLimit};
 use tokio_postgres::Client;
 
 use crate::connect::{Connector, sql};
+use crate::row::column;
 use crate::secret::{PgSecret, Postgres};
-use crate::sql::{NAME_LIMIT, alter_password_sql, quote_ident, quote_literal, scram_verifier};
+use crate::sql::{
+    CLONE_MARKER_PREFIX, NAME_LIMIT, adopt_clone_sql, alter_password_sql, clone_marker,
+    quote_ident, quote_literal, scram_verifier,
+};
 
 /// `EXCLUDE_CHARACTERS` default of AWS's PostgreSQL rotation functions.
 pub const DEFAULT_EXCLUDE_CHARACTERS: &str = ":/@\"'\\";
@@ -83,8 +87,17 @@ impl Dialect for PgDialect {
         Ok(())
     }
 
-    async fn ensure_pair(&self, client: Client, pending: &PgSecret, _: ()) -> Result<(), DbError> {
-        ensure_pair(&client, pending).await
+    async fn ensure_pair(
+        &self,
+        client: Client,
+        pending: &PgSecret,
+        pair: &Pair,
+        _: (),
+        _: &Holder<'_, '_, Postgres>,
+    ) -> Result<(), DbError> {
+        // The marker decides: an unmarked role is never adopted, even one the secret's
+        // holder can log in as (adopting is an operator's decision).
+        ensure_pair(&client, pending, pair).await
     }
 
     async fn test_pending(
@@ -93,61 +106,127 @@ impl Dialect for PgDialect {
         pending: &PgSecret,
         strategy: Strategy,
     ) -> Result<(), DbError> {
+        const QUERY: &str = "SELECT current_user::text, \
+             (SELECT shobj_description(oid, 'pg_authid') FROM pg_roles WHERE rolname = session_user)";
         let row = client
-            .query_one("SELECT current_user::text", &[])
+            .query_one(QUERY, &[])
             .await
             .map_err(|e| sql("SELECT current_user", &e))?;
-        let effective: String = row.get(0);
-        // Alternating users: both logins must act as the base role (the clone through
-        // its `role` setting), or objects they create would not be shared.
-        if strategy == Strategy::Alternating {
-            let base = base_username(&pending.username);
-            if effective != base {
-                return Err(DbError::rejected(
-                    ErrorKind::Conflict,
-                    format!(
-                        "the pending user {:?} logs in but acts as {effective:?}, not as {base:?}: \
-                         its `role` setting is missing (setSecret repairs it)",
-                        pending.username
-                    ),
-                ));
+        let effective: String = column(&row, 0, "SELECT current_user")?;
+        let comment: Option<String> = column(&row, 1, "SELECT current_user")?;
+        if strategy == Strategy::Single {
+            return Ok(());
+        }
+        // Alternating users: both logins must act as the base role (the clone through its
+        // `role` setting), or objects they create would not be shared. Which role is the
+        // base comes from the server: a clone rotwise made carries the marker naming it.
+        let user = &pending.username;
+        let acts_right = match comment.as_deref() {
+            Some(marker) if marker.starts_with(CLONE_MARKER_PREFIX) => {
+                &effective != user && marker == clone_marker(&effective)
             }
+            _ => &effective == user,
+        };
+        if !acts_right {
+            return Err(DbError::rejected(
+                ErrorKind::Conflict,
+                format!(
+                    "the pending user {user:?} logs in but acts as {effective:?}, not as the base \
+                     role of its pair: its `role` setting is missing or wrong (setSecret repairs it)"
+                ),
+            ));
         }
         Ok(())
     }
 }
 
-/// As master, in one transaction: create the clone on first use, set the pending user's
-/// password, and repair what makes the clone equivalent to the base user.
-async fn ensure_pair(client: &Client, pending: &PgSecret) -> Result<(), DbError> {
-    let base = base_username(&pending.username).to_owned();
-    let clone = clone_username(&base, NAME_LIMIT)?;
+/// Why an existing role named like the clone is not used: rotwise did not create it.
+fn not_adopted(pair: &Pair, has_comment: bool) -> DbError {
+    let found = if has_comment {
+        "has another comment than the marker rotwise sets on the clones it creates"
+    } else {
+        "has no comment: rotwise marks the clones it creates with one"
+    };
+    DbError::rejected(
+        ErrorKind::Conflict,
+        format!(
+            "the role {clone:?} exists but was not created by rotwise as the alternating-users clone of \
+             {base:?} (it {found}; a user name ending in _clone is read as the clone of the name without \
+             it): refusing to reset its password or grant it {base:?}, nothing was changed. If {clone:?} \
+             is meant to be that clone (e.g. made by AWS's rotation function), adopt it on purpose: run \
+             `{adopt}` as a role with CREATEROLE, then retry. Otherwise rename one of the roles, or \
+             rotate this secret with the single-user strategy",
+            clone = pair.clone,
+            base = pair.base,
+            adopt = adopt_clone_sql(&pair.base, &pair.clone),
+        ),
+    )
+}
+
+/// As master, in one transaction: check the pair (the base role exists; an existing clone
+/// carries rotwise's marker), then create the clone on first use (with the marker) or set
+/// the pending user's password, and repair what makes the clone equivalent to the base
+/// user. A refused check changes nothing.
+async fn ensure_pair(client: &Client, pending: &PgSecret, pair: &Pair) -> Result<(), DbError> {
+    let base = pair.base.clone();
+    let clone = pair.clone.clone();
+    check_name(&base, NAME_LIMIT)?;
+    check_name(&clone, NAME_LIMIT)?;
     let ctx = |what: &str| format!("{what} (alternating users {base:?} / {clone:?})");
     client
         .batch_execute("BEGIN")
         .await
         .map_err(|e| sql(ctx("starting a transaction"), &e))?;
     let result = async {
-        let version: i32 = client
+        let row = client
             .query_one("SELECT current_setting('server_version_num')::int", &[])
             .await
-            .map_err(|e| sql(ctx("reading the server version"), &e))?
-            .get(0);
-        let clone_exists = client
-            .query_opt("SELECT 1 FROM pg_roles WHERE rolname = $1", &[&clone])
+            .map_err(|e| sql(ctx("reading the server version"), &e))?;
+        let version: i32 = column(&row, 0, &ctx("reading the server version"))?;
+        let base_exists = client
+            .query_opt("SELECT 1 FROM pg_roles WHERE rolname = $1", &[&base])
             .await
-            .map_err(|e| sql(ctx("looking up the clone role"), &e))?
+            .map_err(|e| sql(ctx("looking up the base role"), &e))?
             .is_some();
+        if !base_exists {
+            return Err(DbError::rejected(
+                ErrorKind::Conflict,
+                format!(
+                    "the base role {base:?} of the alternating pair {base:?} / {clone:?} does not exist; \
+                     nothing was changed"
+                ),
+            ));
+        }
+        // The clone and its comment (the marker), read before anything changes.
+        let clone_row = client
+            .query_opt(
+                "SELECT shobj_description(oid, 'pg_authid') FROM pg_roles WHERE rolname = $1",
+                &[&clone],
+            )
+            .await
+            .map_err(|e| sql(ctx("looking up the clone role"), &e))?;
+        let clone_exists = match &clone_row {
+            None => false,
+            Some(row) => {
+                let comment: Option<String> = column(row, 0, &ctx("reading the clone's comment"))?;
+                if comment.as_deref() != Some(clone_marker(&base).as_str()) {
+                    tracing::warn!(role = %clone, of = %base, "existing role not adopted as the clone: no rotwise marker");
+                    return Err(not_adopted(pair, comment.is_some()));
+                }
+                true
+            }
+        };
         if pending.username == clone && !clone_exists {
             client
                 .batch_execute(&format!(
-                    "CREATE ROLE {} LOGIN PASSWORD {}",
+                    "CREATE ROLE {} LOGIN PASSWORD {}; {}",
                     quote_ident(&clone),
-                    quote_literal(&scram_verifier(&pending.password))
+                    quote_literal(&scram_verifier(&pending.password)),
+                    adopt_clone_sql(&base, &clone),
                 ))
                 .await
                 .map_err(|e| sql(ctx("creating the clone role"), &e))?;
-            tracing::info!(role = %clone, of = %base, "clone role created");
+            tracing::info!(role = %clone, of = %base, "clone role created (marked with a comment)");
         } else {
             client
                 .batch_execute(&alter_password_sql(&pending.username, &pending.password))
@@ -176,8 +255,8 @@ async fn ensure_pair(client: &Client, pending: &PgSecret) -> Result<(), DbError>
                 )
                 .await
                 .map_err(|e| sql(ctx("reading the base role"), &e))?;
-            let connlimit: i32 = attrs.get(0);
-            let valid_until: Option<String> = attrs.get(1);
+            let connlimit: i32 = column(&attrs, 0, &ctx("reading the base role"))?;
+            let valid_until: Option<String> = column(&attrs, 1, &ctx("reading the base role"))?;
             let q_base = quote_ident(&base);
             let q_clone = quote_ident(&clone);
             client

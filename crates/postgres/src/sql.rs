@@ -3,7 +3,7 @@
 //! `ALTER ROLE ... PASSWORD` takes no bind parameter, so the statement is built here. The
 //! password itself never goes into SQL: only its SCRAM-SHA-256 verifier does.
 
-use rotwise_core::{ExposeSecret, SecretString};
+use rotwise_core::SecretString;
 use rotwise_db::names::{NameError, NameLimit, Unit, check_name};
 
 /// PostgreSQL's identifier limit in bytes (`NAMEDATALEN - 1`); longer names are silently
@@ -54,7 +54,7 @@ pub fn quote_literal(value: &str) -> String {
 /// `PASSWORD '<verifier>'` stores. The server cannot tell it from a plaintext it hashed
 /// itself, and its statement log only ever sees the verifier.
 pub fn scram_verifier(password: &SecretString) -> String {
-    postgres_protocol::password::scram_sha_256(password.expose_secret().as_bytes())
+    crate::scram::verifier(password)
 }
 
 /// `ALTER ROLE <role> PASSWORD '<verifier>'`.
@@ -63,6 +63,38 @@ pub fn alter_password_sql(role: &str, password: &SecretString) -> String {
         "ALTER ROLE {} PASSWORD {}",
         quote_ident(role),
         quote_literal(&scram_verifier(password))
+    )
+}
+
+/// The comment rotwise puts on a clone role it creates (`COMMENT ON ROLE`): the mark
+/// that it may reset the role's password and grant it `base`. An existing role named
+/// like the clone without this exact comment is never adopted.
+///
+/// ```
+/// assert_eq!(rotwise_postgres::sql::clone_marker("app"), r#"rotwise: clone of "app""#);
+/// ```
+pub fn clone_marker(base: &str) -> String {
+    format!("{CLONE_MARKER_PREFIX}{}", quote_ident(base))
+}
+
+/// How every [`clone_marker`] starts.
+pub const CLONE_MARKER_PREFIX: &str = "rotwise: clone of ";
+
+/// `COMMENT ON ROLE <clone> IS 'rotwise: clone of "<base>"'`: what rotwise runs when it
+/// creates the clone, and what an operator runs (as a role with `CREATEROLE`) to adopt an
+/// existing role as the clone on purpose, e.g. one made by AWS's rotation function.
+///
+/// ```
+/// assert_eq!(
+///     rotwise_postgres::sql::adopt_clone_sql("O'Neil", "O'Neil_clone"),
+///     r#"COMMENT ON ROLE "O'Neil_clone" IS 'rotwise: clone of "O''Neil"'"#
+/// );
+/// ```
+pub fn adopt_clone_sql(base: &str, clone: &str) -> String {
+    format!(
+        "COMMENT ON ROLE {} IS {}",
+        quote_ident(clone),
+        quote_literal(&clone_marker(base))
     )
 }
 
@@ -80,6 +112,14 @@ mod tests {
         assert_eq!(quote_ident("ünï"), "\"ünï\"");
         assert_eq!(quote_literal("plain"), "'plain'");
         assert_eq!(quote_literal(r"it's\"), r"E'it''s\\'");
+    }
+
+    #[test]
+    fn marker_statement_quotes_both_names() {
+        assert_eq!(
+            adopt_clone_sql(r#"a"b\c"#, r#"a"b\c_clone"#),
+            r#"COMMENT ON ROLE "a""b\c_clone" IS E'rotwise: clone of "a""b\\c"'"#
+        );
     }
 
     #[test]

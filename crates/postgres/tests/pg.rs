@@ -1040,3 +1040,408 @@ async fn connect_timeout_is_enforced_and_named() {
     assert!(!err.to_string().contains("canary"));
     hold.abort();
 }
+
+// ---------------------------------------------------------------------------------------
+// Hardening (issue 19): no adopted clone, one pair derivation, no panic on server data,
+// pending must connect as current.
+
+/// The role's stored verifier (`None`: no such role or no password).
+async fn verifier_of(admin: &Client, role: &str) -> Option<String> {
+    admin
+        .query_opt(
+            "SELECT rolpassword FROM pg_authid WHERE rolname = $1",
+            &[&role],
+        )
+        .await
+        .unwrap()
+        .and_then(|row| row.get::<_, Option<String>>(0))
+}
+
+/// The roles `role` is a member of.
+async fn memberships_of(admin: &Client, role: &str) -> Vec<String> {
+    admin
+        .query(
+            "SELECT g.rolname::text FROM pg_auth_members m \
+             JOIN pg_roles g ON g.oid = m.roleid JOIN pg_roles u ON u.oid = m.member \
+             WHERE u.rolname = $1 ORDER BY 1",
+            &[&role],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect()
+}
+
+async fn role_exists(admin: &Client, role: &str) -> bool {
+    admin
+        .query_opt("SELECT 1 FROM pg_roles WHERE rolname = $1", &[&role])
+        .await
+        .unwrap()
+        .is_some()
+}
+
+/// A pre-existing `<user>_clone` that rotwise did not create is not adopted: setSecret
+/// stops before any change (its password, memberships and settings are untouched), and
+/// the error names the role and the statement that adopts it. Positive control: after
+/// running exactly that statement, the same rotation goes through and the role becomes
+/// the clone; a clone rotwise creates itself rotates back and forth.
+#[tokio::test]
+async fn alternating_refuses_a_clone_rotwise_did_not_make() {
+    let Some(pg) = require_pg() else { return };
+    let base = unique_name("rw_pg_vic");
+    let master = unique_name("rw_pg_vicm");
+    let clone = format!("{base}_clone");
+    let roles = vec![clone.clone(), base.clone(), master.clone()];
+    let body = {
+        let pg = pg.clone();
+        async move {
+            let admin = pg.admin().await;
+            let Pair {
+                store,
+                arn,
+                rotator,
+            } = alternating_pair(&pg, &admin, &base, &master).await;
+            // The victim: an unrelated role that happens to be named `<base>_clone`.
+            let victim_pw = hexpw();
+            create_role(&admin, &clone, &victim_pw, "").await;
+            let before = verifier_of(&admin, &clone).await;
+            assert!(before.is_some());
+            let driver = Driver::new(store.clone(), rotator.clone());
+            let service = LocalService::new(store.clone());
+            let err = service.rotate(&arn, &driver).await.unwrap_err();
+            let msg = &err.message;
+            eprintln!("not adopted: {msg}");
+            assert_eq!(err.step, Some(rotwise_core::Step::SetSecret), "{msg}");
+            let adopt = rotwise_postgres::sql::adopt_clone_sql(&base, &clone);
+            assert!(
+                msg.contains(&format!(
+                    "the role {clone:?} exists but was not created by rotwise"
+                )),
+                "{msg}"
+            );
+            assert!(msg.contains(&format!("`{adopt}`")), "{msg}");
+            assert!(msg.contains("nothing was changed"), "{msg}");
+            // Nothing changed: same verifier, no membership, no setting, old password works.
+            assert_eq!(verifier_of(&admin, &clone).await, before, "password reset");
+            assert_eq!(memberships_of(&admin, &clone).await, Vec::<String>::new());
+            let settings = admin
+                .query_opt(
+                    "SELECT 1 FROM pg_db_role_setting s JOIN pg_roles r ON r.oid = s.setrole \
+                     WHERE r.rolname = $1",
+                    &[&clone],
+                )
+                .await
+                .unwrap();
+            assert!(settings.is_none(), "a role setting was added");
+            let victim_value = PgSecret::parse_str(&secret_value(&pg, &clone, &victim_pw, None))
+                .unwrap()
+                .to_payload();
+            assert!(rotator.login_works(&victim_value).await.unwrap());
+
+            // Positive control: adopt on purpose with the printed statement, then retry.
+            admin.batch_execute(&adopt).await.unwrap();
+            service
+                .resume(&arn, &err.token.clone().unwrap(), &driver)
+                .await
+                .unwrap_or_else(|e| panic!("after adoption: {}", e.message));
+            let current = value_of(&store, &arn, None, Some(AWSCURRENT)).await;
+            assert_eq!(PgSecret::parse(&current).unwrap().username, clone);
+            assert!(rotator.login_works(&current).await.unwrap());
+            assert!(!rotator.login_works(&victim_value).await.unwrap());
+            assert_eq!(memberships_of(&admin, &clone).await, vec![base.clone()]);
+            // Back to the base and to the (now marked) clone again.
+            for round in 0..2 {
+                service
+                    .rotate(&arn, &driver)
+                    .await
+                    .unwrap_or_else(|e| panic!("round {round}: {}", e.message));
+            }
+        }
+    };
+    run_then_cleanup(body, drop_roles(&pg, &roles)).await;
+}
+
+/// For a current user `x_clone_clone`, every step takes the pair (`x_clone`,
+/// `x_clone_clone`): the rotation never touches `x` (before the fix, setSecret created or
+/// reset `x_clone`, granted it `x`, and the next rotation changed `x`'s password).
+#[tokio::test]
+async fn alternating_clone_clone_never_walks_down_to_the_base() {
+    let Some(pg) = require_pg() else { return };
+    let x = unique_name("rw_pg_cc");
+    let master = unique_name("rw_pg_ccm");
+    let x_clone = format!("{x}_clone");
+    let x_cc = format!("{x}_clone_clone");
+    let roles = vec![x_cc.clone(), x_clone.clone(), x.clone(), master.clone()];
+    let body = {
+        let pg = pg.clone();
+        async move {
+            let admin = pg.admin().await;
+            create_role(&admin, &x, &hexpw(), "").await;
+            let x_before = verifier_of(&admin, &x).await;
+            // The secret's user is `x_clone_clone`, an ordinary role.
+            let Pair {
+                store,
+                arn,
+                rotator,
+            } = alternating_pair(&pg, &admin, &x_cc, &master).await;
+            let cc_before = verifier_of(&admin, &x_cc).await;
+            let driver = Driver::new(store.clone(), rotator.clone());
+            let service = LocalService::new(store.clone());
+            // 1. `x_clone` does not exist: the pair's base is missing; nothing is created.
+            let err = service.rotate(&arn, &driver).await.unwrap_err();
+            eprintln!("clone_clone, no base: {}", err.message);
+            let pending = value_of(&store, &arn, Some(err.token.as_deref().unwrap()), None).await;
+            assert_eq!(PgSecret::parse(&pending).unwrap().username, x_clone);
+            assert!(
+                err.message.contains(&format!("the base role {x_clone:?} of the alternating pair {x_clone:?} / {x_cc:?} does not exist")),
+                "{}",
+                err.message
+            );
+            assert!(!role_exists(&admin, &x_clone).await, "x_clone was created");
+            assert_eq!(verifier_of(&admin, &x).await, x_before);
+            assert_eq!(verifier_of(&admin, &x_cc).await, cc_before);
+
+            // 2. `x_clone` exists (a base whose name ends in _clone) and `x_clone_clone`
+            // is not marked as its clone: refused, nothing changed.
+            create_role(&admin, &x_clone, &hexpw(), "").await;
+            let xc_before = verifier_of(&admin, &x_clone).await;
+            let token = err.token.clone().unwrap();
+            let err = service.resume(&arn, &token, &driver).await.unwrap_err();
+            assert!(
+                err.message.contains(&format!("the role {x_cc:?} exists but was not created by rotwise as the alternating-users clone of {x_clone:?}")),
+                "{}",
+                err.message
+            );
+            assert_eq!(verifier_of(&admin, &x_clone).await, xc_before);
+            assert_eq!(verifier_of(&admin, &x_cc).await, cc_before);
+            assert_eq!(memberships_of(&admin, &x_cc).await, Vec::<String>::new());
+
+            // 3. Adopted as the clone of `x_clone`: the rotation sets `x_clone`'s password.
+            admin
+                .batch_execute(&rotwise_postgres::sql::adopt_clone_sql(&x_clone, &x_cc))
+                .await
+                .unwrap();
+            service
+                .resume(&arn, &token, &driver)
+                .await
+                .unwrap_or_else(|e| panic!("adopted: {}", e.message));
+            assert_ne!(verifier_of(&admin, &x_clone).await, xc_before);
+            assert_eq!(memberships_of(&admin, &x_cc).await, vec![x_clone.clone()]);
+            let current = value_of(&store, &arn, None, Some(AWSCURRENT)).await;
+            assert_eq!(PgSecret::parse(&current).unwrap().username, x_clone);
+
+            // 4. From `x_clone` the pair is (`x`, `x_clone`), and `x_clone` is not rotwise's
+            // clone of `x`: refused; `x` is never changed, `x_clone` gets no membership of `x`.
+            let err = service.rotate(&arn, &driver).await.unwrap_err();
+            assert!(
+                err.message.contains(&format!("the role {x_clone:?} exists but was not created by rotwise as the alternating-users clone of {x:?}")),
+                "{}",
+                err.message
+            );
+            assert_eq!(
+                verifier_of(&admin, &x).await,
+                x_before,
+                "x's password changed"
+            );
+            assert_eq!(memberships_of(&admin, &x_clone).await, Vec::<String>::new());
+        }
+    };
+    run_then_cleanup(body, drop_roles(&pg, &roles)).await;
+}
+
+/// A planted AWSPENDING with `"ssl": false` (or another port) is refused by setSecret and
+/// testSecret before any login: the user's password is unchanged and the server logged no
+/// connection for the rotation.
+#[tokio::test]
+async fn planted_pending_connection_fields_are_refused() {
+    let Some(pg) = require_pg() else { return };
+    let user = unique_name("rw_pg_plant");
+    let roles = vec![user.clone()];
+    let body = {
+        let pg = pg.clone();
+        let user = user.clone();
+        async move {
+            let admin = pg.admin().await;
+            let pw = hexpw();
+            create_role(&admin, &user, &pw, "").await;
+            let before = verifier_of(&admin, &user).await;
+            let current: Value =
+                serde_json::from_str(&secret_value(&pg, &user, &pw, None)).unwrap();
+            for (field, value) in [
+                ("ssl", json!(false)),
+                ("port", json!(1)),
+                ("dbname", json!("template1")),
+            ] {
+                let store = Arc::new(MemoryStore::new());
+                let arn = store
+                    .insert_secret(&format!("pg/plant/{field}"), &current.to_string())
+                    .unwrap();
+                let service = LocalService::new(store.clone());
+                let token = service.begin(&arn).unwrap();
+                let mut planted = current.clone();
+                planted["password"] = json!(hexpw());
+                planted[field] = value;
+                store
+                    .put_secret_value(rotwise_core::store::PutSecretValue {
+                        secret_id: arn.clone(),
+                        token: token.clone(),
+                        payload: SecretPayload::String(SecretString::from(planted.to_string())),
+                        stages: vec![AWSPENDING.to_owned()],
+                        rotation_token: None,
+                    })
+                    .await
+                    .unwrap();
+                let driver = Driver::new(
+                    store.clone(),
+                    Arc::new(PgRotator::new(options(&pg, Strategy::Single))),
+                );
+                let log = pg.log_cursor();
+                // setSecret refuses it before any login; the service then never invokes
+                // testSecret (which reads only the pending version: the call budget).
+                for step in [rotwise_core::Step::SetSecret] {
+                    let err = service
+                        .invoke(&arn, &token, step, &driver)
+                        .await
+                        .unwrap_err();
+                    assert!(
+                        err.message.contains(&format!(
+                            "the pending secret's {field} differs from the current secret's"
+                        )),
+                        "{field}: {}",
+                        err.message
+                    );
+                }
+                let text = log_until_now(&admin, &log).await;
+                assert!(
+                    !text.contains(&format!("user={user}")),
+                    "{field}: a login happened:\n{text}"
+                );
+                assert_eq!(verifier_of(&admin, &user).await, before, "{field}");
+            }
+            // Positive control: a login of the user does show in the log.
+            let log = pg.log_cursor();
+            let rotator = PgRotator::new(options(&pg, Strategy::Single));
+            let value = PgSecret::parse_str(&current.to_string())
+                .unwrap()
+                .to_payload();
+            assert!(rotator.login_works(&value).await.unwrap());
+            let text = log_until_now(&admin, &log).await;
+            assert!(
+                text.contains(&format!("user={user}")),
+                "the log shows logins:\n{text}"
+            );
+        }
+    };
+    run_then_cleanup(body, drop_roles(&pg, &roles)).await;
+}
+
+/// Server data that does not fit the expected type (NULL, another SQL type) gives an
+/// error without the value, never a panic.
+#[tokio::test]
+async fn malformed_rows_give_errors_without_content() {
+    let Some(pg) = require_pg() else { return };
+    let admin = pg.admin().await;
+    let canary = "SCRAM-SHA-256$4096:canary-row-content";
+    let row = admin
+        .query_one("SELECT NULL::text, $1::text, 987654321::int4", &[&canary])
+        .await
+        .unwrap();
+    use rotwise_postgres::row::column;
+    let cases = [
+        (
+            column::<String>(&row, 0, "ctx").map(|_| ()),
+            "column 0 is NULL where String was expected",
+        ),
+        (
+            column::<i32>(&row, 1, "ctx").map(|_| ()),
+            "column 1 is of SQL type text, which does not read as i32",
+        ),
+        (
+            column::<String>(&row, 2, "ctx").map(|_| ()),
+            "column 2 is of SQL type int4, which does not read as String",
+        ),
+        (
+            column::<String>(&row, 7, "ctx").map(|_| ()),
+            "the answer has 3 column(s), no column 7",
+        ),
+    ];
+    for (result, expected) in cases {
+        let e = result.unwrap_err();
+        let text = format!("{e} {e:?}");
+        assert!(text.contains(expected), "{text}");
+        assert!(
+            !text.contains("canary") && !text.contains("987654321"),
+            "{text}"
+        );
+        assert_eq!(e.kind(), rotwise_core::ErrorKind::Target);
+    }
+    assert_eq!(column::<Option<String>>(&row, 0, "ctx").unwrap(), None);
+    assert_eq!(column::<i32>(&row, 2, "ctx").unwrap(), 987_654_321);
+}
+
+/// testSecret reads only the pending version and still knows which role a pending user must
+/// act as: the clone's marker names its base. A clone whose `role` setting was dropped
+/// between setSecret and testSecret fails testSecret (Conflict); setSecret repairs it.
+#[tokio::test]
+async fn test_secret_catches_a_clone_that_does_not_act_as_its_base() {
+    let Some(pg) = require_pg() else { return };
+    let base = unique_name("rw_pg_acts");
+    let master = unique_name("rw_pg_acts_m");
+    let clone = format!("{base}_clone");
+    let roles = vec![clone.clone(), base.clone(), master.clone()];
+    let body = {
+        let pg = pg.clone();
+        async move {
+            let admin = pg.admin().await;
+            let Pair {
+                store,
+                arn,
+                rotator,
+            } = alternating_pair(&pg, &admin, &base, &master).await;
+            let driver = Driver::new(store.clone(), rotator.clone());
+            let service = LocalService::new(store.clone());
+            let token = service.begin(&arn).unwrap();
+            let first = [
+                rotwise_core::Step::CreateSecret,
+                rotwise_core::Step::SetSecret,
+            ];
+            service
+                .run_steps(&arn, &token, &driver, &first)
+                .await
+                .unwrap();
+            // Positive control: as setSecret left it, testSecret passes.
+            service
+                .invoke(&arn, &token, rotwise_core::Step::TestSecret, &driver)
+                .await
+                .unwrap();
+            admin
+                .batch_execute(&format!("ALTER ROLE {} RESET role", quote_ident(&clone)))
+                .await
+                .unwrap();
+            let err = service
+                .invoke(&arn, &token, rotwise_core::Step::TestSecret, &driver)
+                .await
+                .unwrap_err();
+            assert!(
+                err.message.contains(&format!("acts as \"{clone}\""))
+                    && err.message.contains("setSecret repairs it"),
+                "{}",
+                err.message
+            );
+            // The service retries from setSecret: repaired, and the rotation completes.
+            service.resume(&arn, &token, &driver).await.unwrap();
+            let current = value_of(&store, &arn, None, Some(AWSCURRENT)).await;
+            let who: String = login(&rotator, &current)
+                .await
+                .query_one("SELECT current_user::text", &[])
+                .await
+                .unwrap()
+                .get(0);
+            assert_eq!(who, base);
+            // The base user itself (the next rotation's pending user) passes as itself.
+            service.rotate(&arn, &driver).await.unwrap();
+        }
+    };
+    run_then_cleanup(body, drop_roles(&pg, &roles)).await;
+}

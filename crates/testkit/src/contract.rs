@@ -452,6 +452,7 @@ impl Ctx<'_> {
                 payload: Some(value.into()),
                 token: Some(token.to_string()),
                 description: None,
+                kms_key_id: None,
             })
             .await
             .must("CreateSecret")?;
@@ -601,6 +602,7 @@ async fn create_then_get_by_stage_and_by_version_id(ctx: &mut Ctx<'_>) -> CaseRe
             payload: Some("value-one".into()),
             token: Some(t1.clone()),
             description: Some("rotwise store contract".to_string()),
+            kms_key_id: None,
         })
         .await
         .must("CreateSecret")?;
@@ -655,6 +657,7 @@ async fn create_existing_name_is_resource_exists(ctx: &mut Ctx<'_>) -> CaseResul
             payload: Some("value-two".into()),
             token: Some(token()),
             description: None,
+            kms_key_id: None,
         })
         .await
         .err_kind(
@@ -738,6 +741,7 @@ async fn describe_lists_version_ids_to_stages(ctx: &mut Ctx<'_>) -> CaseResult {
             payload: Some("value-one".into()),
             token: Some(t1.clone()),
             description: Some("rotwise store contract".to_string()),
+            kms_key_id: None,
         })
         .await
         .must("CreateSecret")?;
@@ -1386,6 +1390,7 @@ async fn binary_secret_round_trip(ctx: &mut Ctx<'_>) -> CaseResult {
             payload: Some(SecretPayload::Binary(SecretSlice::from(first.clone()))),
             token: Some(t1.clone()),
             description: None,
+            kms_key_id: None,
         })
         .await
         .must("CreateSecret (binary)")?;

@@ -72,6 +72,12 @@
 //! `rotwise.CompleteRotation`), failed ones included, from the moment the target is
 //! recognised; requests with no or an unknown target are not counted.
 //!
+//! ## Delay
+//!
+//! [`LocalEndpoint::set_delay`] (`rotwise-local-sm --delay-ms`) answers every request that
+//! much later, to model a round trip to the service in a region rather than on the same
+//! host (the benchmark uses 5 ms).
+//!
 //! # Example
 //!
 //! ```no_run
@@ -96,6 +102,7 @@ use std::convert::Infallible;
 use std::fmt;
 use std::io;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -190,6 +197,8 @@ fn supported_targets() -> String {
 struct Shared {
     store: Arc<MemoryStore>,
     calls: Mutex<BTreeMap<String, u64>>,
+    /// Added before every answer, in microseconds ([`LocalEndpoint::set_delay`]).
+    delay_us: AtomicU64,
 }
 
 impl Shared {
@@ -249,6 +258,7 @@ impl LocalEndpoint {
         let shared = Arc::new(Shared {
             store,
             calls: Mutex::new(BTreeMap::new()),
+            delay_us: AtomicU64::new(0),
         });
         let (stop, stopped) = oneshot::channel();
         let task = runtime.spawn(serve(listener, shared.clone(), stopped));
@@ -293,6 +303,20 @@ impl LocalEndpoint {
     /// All counted requests.
     pub fn total_calls(&self) -> u64 {
         self.shared.calls().values().sum()
+    }
+
+    /// Answer every request `delay` late (default: none), to model a service in a region
+    /// (for example 5 ms per call) rather than one on the same host. The delay is added
+    /// after the request is read and handled, before the answer is sent; it applies to
+    /// requests that arrive from now on.
+    pub fn set_delay(&self, delay: Duration) {
+        let us = u64::try_from(delay.as_micros()).unwrap_or(u64::MAX);
+        self.shared.delay_us.store(us, Ordering::Relaxed);
+    }
+
+    /// The delay added to every answer ([`LocalEndpoint::set_delay`]).
+    pub fn delay(&self) -> Duration {
+        Duration::from_micros(self.shared.delay_us.load(Ordering::Relaxed))
     }
 
     /// Forget the counts.
@@ -434,6 +458,10 @@ async fn handle(
         .get("x-amz-target")
         .map(|v| v.to_str().unwrap_or("<non-ASCII>").to_string());
     let result = dispatch(&shared, req).await;
+    let delay = shared.delay_us.load(Ordering::Relaxed);
+    if delay > 0 {
+        tokio::time::sleep(Duration::from_micros(delay)).await;
+    }
     Ok(match result {
         Ok(body) => respond(StatusCode::OK, &body),
         Err(e) => {
@@ -644,6 +672,9 @@ async fn describe_secret(store: &MemoryStore, input: Input<'_>) -> Result<Value,
     if let Some(v) = d.description {
         out.insert("Description".into(), json!(v));
     }
+    if let Some(v) = d.kms_key_id {
+        out.insert("KmsKeyId".into(), json!(v));
+    }
     if let Some(v) = d.rotation_enabled {
         out.insert("RotationEnabled".into(), json!(v));
     }
@@ -664,6 +695,14 @@ async fn describe_secret(store: &MemoryStore, input: Input<'_>) -> Result<Value,
         out.insert("LastRotatedDate".into(), epoch(t));
     }
     out.insert("VersionIdsToStages".into(), json!(d.versions));
+    if !d.tags.is_empty() {
+        let tags: Vec<Value> = d
+            .tags
+            .iter()
+            .map(|(k, v)| json!({"Key": k, "Value": v}))
+            .collect();
+        out.insert("Tags".into(), Value::Array(tags));
+    }
     Ok(Value::Object(out))
 }
 
@@ -772,6 +811,7 @@ async fn create_secret(store: &MemoryStore, input: Input<'_>) -> Result<Value, A
             payload,
             token: input.opt_str("ClientRequestToken")?.map(str::to_string),
             description: input.opt_str("Description")?.map(str::to_string),
+            kms_key_id: input.opt_str("KmsKeyId")?.map(str::to_string),
         })
         .await?;
     let name = name_of(store, &out.arn).await?;

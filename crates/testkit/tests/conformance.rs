@@ -32,7 +32,12 @@ async fn a_correct_rotator_passes_every_scenario() {
     // version: a retry is told by the service's ResourceExistsException).
     assert_eq!(
         report.calls_per_step["createSecret"],
-        ["DescribeSecret", "GetSecretValue", "next_value", "PutSecretValue"]
+        [
+            "DescribeSecret",
+            "GetSecretValue",
+            "next_value",
+            "PutSecretValue"
+        ]
     );
     assert_eq!(
         report.calls_per_step["finishSecret"],

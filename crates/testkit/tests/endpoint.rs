@@ -12,7 +12,7 @@ use aws_sdk_secretsmanager::error::ProvideErrorMetadata;
 use aws_sdk_secretsmanager::primitives::Blob;
 use aws_sdk_secretsmanager::types::RotationRulesType;
 use rotwise_core::store::{
-    AWSCURRENT, AWSPENDING, AWSPREVIOUS, AwsStore, MemoryStore, SecretStore,
+    AWSCURRENT, AWSPENDING, AWSPREVIOUS, AwsStore, MemoryStore, SecretStore, StoreErrorKind,
 };
 use rotwise_core::{
     Driver, RotationEvent, Rotator, RotatorError, SecretPayload, Step, StepOutcome, Versions,
@@ -1148,4 +1148,43 @@ async fn aws_store_passes_contract_on_local_endpoint() {
         run_store_contract(&direct, StoreFlavor::service_with_rotation(&begin_direct)).await;
     assert_eq!(report.passed, reference.passed);
     assert!(report.cases_run() > 10, "{report}");
+}
+
+/// Tags (RDS's system tags on a master secret it manages) reach `SecretDescription::tags`
+/// through the SDK store; a secret without tags has none; a bad tag is refused.
+#[tokio::test]
+async fn describe_secret_carries_tags_to_the_aws_store() {
+    let (endpoint, sm) = start();
+    let arn = sm
+        .create_secret()
+        .name("rds!db-0123")
+        .client_request_token(TOKEN_1)
+        .secret_string(r#"{"username":"admin","password":"pw"}"#)
+        .send()
+        .await
+        .unwrap()
+        .arn()
+        .unwrap()
+        .to_string();
+    let store = AwsStore::for_endpoint(endpoint.url(), "us-east-1");
+    assert!(store.describe_secret(&arn).await.unwrap().tags.is_empty());
+    let db = "arn:aws:rds:us-east-1:111122223333:db:mydb";
+    endpoint
+        .store()
+        .tag_secret(&arn, "aws:rds:primarydbinstancearn", db)
+        .unwrap();
+    endpoint.store().tag_secret(&arn, "team", "").unwrap();
+    let d = store.describe_secret(&arn).await.unwrap();
+    assert_eq!(
+        d.tags,
+        BTreeMap::from([
+            ("aws:rds:primarydbinstancearn".to_string(), db.to_string()),
+            ("team".to_string(), String::new()),
+        ])
+    );
+    let err = endpoint.store().tag_secret(&arn, "", "x").unwrap_err();
+    assert_eq!(err.kind, StoreErrorKind::InvalidParameter);
+    // Tags survive the store's JSON document (the CLI's file store).
+    let copy = MemoryStore::import_json(&endpoint.store().export_json()).unwrap();
+    assert_eq!(copy.describe_secret(&arn).await.unwrap().tags, d.tags);
 }

@@ -22,21 +22,60 @@ pub struct InitDemoArgs {
     /// `mariadb` or `mysql`, from the server's version).
     #[arg(long, value_name = "ENGINE", default_value = "postgres")]
     pub engine: String,
-    /// Admin URL of a PostgreSQL server that checks passwords (default:
-    /// $ROTATION_TEST_PG_URL, the private test server from `scripts/services up`).
-    #[arg(long, value_name = "URL", conflicts_with = "mysql_url")]
-    pub pg_url: Option<String>,
-    /// Admin URL (`mysql://USER:PASSWORD@HOST:PORT`) of a MySQL or MariaDB server, for
-    /// `--engine mysql` (default: $ROTATION_TEST_MYSQL_URL, the private test MariaDB from
+    /// Read the admin URL of a PostgreSQL server that checks passwords
+    /// (`postgres://ADMIN:PASSWORD@HOST:PORT/DB`) from the first line of standard input.
+    /// Default: $ROTWISE_PG_URL, else $ROTATION_TEST_PG_URL (the private test server from
+    /// `scripts/services up`).
+    #[arg(long, conflicts_with = "mysql_url_stdin")]
+    pub pg_url_stdin: bool,
+    /// Read the admin URL (`mysql://ADMIN:PASSWORD@HOST:PORT`) of a MySQL or MariaDB
+    /// server, for `--engine mysql`, from the first line of standard input. Default:
+    /// $ROTWISE_MYSQL_URL, else $ROTATION_TEST_MYSQL_URL (the private test MariaDB from
     /// `scripts/services up`). The user needs `CREATE USER`.
-    #[arg(long, value_name = "URL")]
+    #[arg(long)]
+    pub mysql_url_stdin: bool,
+    /// Refused: a URL on the command line shows its password in `ps` and the shell's
+    /// history. Kept only to explain what to do instead.
+    #[arg(long, value_name = "URL", hide = true)]
+    pub pg_url: Option<String>,
+    /// Refused, as `--pg-url`.
+    #[arg(long, value_name = "URL", hide = true)]
     pub mysql_url: Option<String>,
     /// The secret's name (default: demo/postgres or demo/mysql).
     #[arg(long)]
     pub name: Option<String>,
 }
 
+/// The environment variable read first for each engine's admin URL.
+pub const ENV_PG_URL: &str = "ROTWISE_PG_URL";
+/// See [`ENV_PG_URL`].
+pub const ENV_MYSQL_URL: &str = "ROTWISE_MYSQL_URL";
+
+/// `--pg-url` / `--mysql-url` given: always refused, before anything is read or
+/// connected. The message never repeats the URL.
+fn refuse_url_in_argv(flag: &str, var: &str) -> CliError {
+    CliError::input(format!(
+        "{flag} is refused: an admin URL on the command line shows its password to every \
+         user (ps) and stays in the shell's history; set {var} in the environment, or pass \
+         {flag}-stdin and write the URL on standard input"
+    ))
+}
+
+impl InitDemoArgs {
+    /// Refuse an admin URL given as an argument; called before the store is opened.
+    pub fn check_argv(&self) -> Result<(), CliError> {
+        if self.pg_url.is_some() {
+            return Err(refuse_url_in_argv("--pg-url", ENV_PG_URL));
+        }
+        if self.mysql_url.is_some() {
+            return Err(refuse_url_in_argv("--mysql-url", ENV_MYSQL_URL));
+        }
+        Ok(())
+    }
+}
+
 pub async fn run(args: InitDemoArgs, ctx: &Ctx) -> Result<(), CliError> {
+    args.check_argv()?;
     let engine = match Engine::from_engine_key(&args.engine) {
         Some(e @ (Engine::Postgres | Engine::Mysql)) => e,
         _ => {
@@ -52,22 +91,53 @@ pub async fn run(args: InitDemoArgs, ctx: &Ctx) -> Result<(), CliError> {
     let policy = passwords.policy();
     match engine {
         Engine::Mysql => {
-            if args.pg_url.is_some() {
+            if args.pg_url_stdin {
                 return Err(CliError::input(
-                    "--pg-url is for --engine postgres; use --mysql-url",
+                    "--pg-url-stdin is for --engine postgres; use --mysql-url-stdin",
                 ));
             }
             mysql(ctx, args, policy).await
         }
         _ => {
-            if args.mysql_url.is_some() {
+            if args.mysql_url_stdin {
                 return Err(CliError::input(
-                    "--mysql-url is for --engine mysql; use --pg-url",
+                    "--mysql-url-stdin is for --engine mysql; use --pg-url-stdin",
                 ));
             }
             postgres(ctx, args, policy).await
         }
     }
+}
+
+/// The admin URL: the first line of standard input (`from_stdin`), else `var`
+/// (`ROTWISE_PG_URL`, `ROTWISE_MYSQL_URL`), else the test servers' variable.
+fn admin_url(
+    env: &Env,
+    from_stdin: bool,
+    var: &str,
+    test_var: &str,
+) -> Result<Option<SecretString>, CliError> {
+    if from_stdin {
+        let mut line = String::new();
+        std::io::stdin()
+            .read_line(&mut line)
+            .map_err(|e| CliError::Io {
+                context: "cannot read the admin URL from standard input".into(),
+                source: e,
+            })?;
+        let url = SecretString::from(line.trim().to_string());
+        secrecy::zeroize::Zeroize::zeroize(&mut line);
+        if url.expose_secret().is_empty() {
+            return Err(CliError::input(
+                "no admin URL on standard input (expected one line: the URL)",
+            ));
+        }
+        return Ok(Some(url));
+    }
+    if let Some(u) = env.get(var).map(str::trim).filter(|u| !u.is_empty()) {
+        return Ok(Some(SecretString::from(u.to_string())));
+    }
+    Ok(default_url(env, test_var).map(SecretString::from))
 }
 
 /// `var` (`ROTATION_TEST_PG_URL`, `ROTATION_TEST_MYSQL_URL`), else the same line in the
@@ -104,16 +174,17 @@ fn generate(policy: &PasswordPolicy) -> Result<SecretString, CliError> {
 }
 
 async fn postgres(ctx: &Ctx, args: InitDemoArgs, policy: &PasswordPolicy) -> Result<(), CliError> {
-    let url = args.pg_url.or_else(|| default_url(&ctx.env, "ROTATION_TEST_PG_URL")).ok_or_else(|| {
-        CliError::input(
-            "no PostgreSQL URL: pass --pg-url postgres://ADMIN:PASSWORD@HOST:PORT/DB, or run `scripts/services up` for the private test server",
-        )
-    })?;
+    let url = admin_url(&ctx.env, args.pg_url_stdin, ENV_PG_URL, "ROTATION_TEST_PG_URL")?
+        .ok_or_else(|| {
+            CliError::input(format!(
+                "no PostgreSQL URL: set {ENV_PG_URL}=postgres://ADMIN:PASSWORD@HOST:PORT/DB (or pass --pg-url-stdin and write it on standard input), or run `scripts/services up` for the private test server"
+            ))
+        })?;
     let name = args.name.unwrap_or_else(|| "demo/postgres".into());
-    let admin =
-        pg::Target::from_url(&url).map_err(|e| CliError::input(format!("--pg-url: {e}")))?;
+    let admin = pg::Target::from_url(url.expose_secret())
+        .map_err(|e| CliError::input(format!("the PostgreSQL admin URL: {e}")))?;
     let admin_secret = PgSecret::parse_str(&admin.to_secret().to_string())
-        .map_err(|e| CliError::input(format!("--pg-url: {e}")))?;
+        .map_err(|e| CliError::input(format!("the PostgreSQL admin URL: {e}")))?;
     let options = engine_options(ctx, Engine::Postgres)?;
     let client = PgRotator::new(options)
         .connect(&admin_secret)
@@ -157,14 +228,20 @@ async fn postgres(ctx: &Ctx, args: InitDemoArgs, policy: &PasswordPolicy) -> Res
 }
 
 async fn mysql(ctx: &Ctx, args: InitDemoArgs, policy: &PasswordPolicy) -> Result<(), CliError> {
-    let url = args.mysql_url.or_else(|| default_url(&ctx.env, "ROTATION_TEST_MYSQL_URL")).ok_or_else(|| {
-        CliError::input(
-            "no MySQL URL: pass --mysql-url mysql://ADMIN:PASSWORD@HOST:PORT, or run `scripts/services up` for the private test MariaDB",
-        )
+    let url = admin_url(
+        &ctx.env,
+        args.mysql_url_stdin,
+        ENV_MYSQL_URL,
+        "ROTATION_TEST_MYSQL_URL",
+    )?
+    .ok_or_else(|| {
+        CliError::input(format!(
+            "no MySQL URL: set {ENV_MYSQL_URL}=mysql://ADMIN:PASSWORD@HOST:PORT (or pass --mysql-url-stdin and write it on standard input), or run `scripts/services up` for the private test MariaDB"
+        ))
     })?;
     let name = args.name.unwrap_or_else(|| "demo/mysql".into());
-    let admin =
-        my::Admin::from_url(&url).map_err(|e| CliError::input(format!("--mysql-url: {e}")))?;
+    let admin = my::Admin::from_url(url.expose_secret())
+        .map_err(|e| CliError::input(format!("the MySQL admin URL: {e}")))?;
     let rotator = MysqlRotator::new(engine_options(ctx, Engine::Mysql)?);
     let mut conn = admin.connect(&rotator).await.map_err(|e| {
         CliError::target(

@@ -116,8 +116,32 @@ pub async fn put_value(
     secret: &str,
     value: String,
 ) -> Result<Written, CliError> {
+    put_value_with_key(store, secret, value, None).await
+}
+
+/// [`put_value`], creating the secret with `kms_key_id` when it does not exist yet. An
+/// existing secret keeps the key it was created with: asked for another, this changes
+/// nothing and says how to change the key.
+pub async fn put_value_with_key(
+    store: &dyn SecretStore,
+    secret: &str,
+    value: String,
+    kms_key_id: Option<&str>,
+) -> Result<Written, CliError> {
     match store.describe_secret(secret).await {
         Ok(d) => {
+            if let Some(key) = kms_key_id
+                && d.kms_key_id.as_deref() != Some(key)
+            {
+                return Err(CliError::input(format!(
+                    "{secret} exists and is encrypted with {}: --kms-key-id applies only when put \
+                     creates the secret (change an existing secret's key with `aws secretsmanager \
+                     update-secret --secret-id {secret} --kms-key-id {key}`); nothing was written",
+                    d.kms_key_id
+                        .as_deref()
+                        .unwrap_or("the account's default key (aws/secretsmanager)")
+                )));
+            }
             let out = store
                 .put_secret_value(PutSecretValue {
                     secret_id: d.arn.clone(),
@@ -141,6 +165,7 @@ pub async fn put_value(
                     payload: Some(value.into()),
                     token: Some(uuid::Uuid::new_v4().to_string()),
                     description: None,
+                    kms_key_id: kms_key_id.map(str::to_owned),
                 })
                 .await
                 .map_err(|e| CliError::store(secret, e))?;

@@ -25,8 +25,10 @@
 //! [`StoreErrorKind`]; connection failures and timeouts become
 //! [`StoreErrorKind::Transport`] with a message naming the endpoint that could not be
 //! reached. No message is built from a request's input, so no secret value can end up
-//! in one. The SDK's request/response `Debug` output redacts secret fields, and it logs
-//! HTTP bodies only when `LOG_SENSITIVE_BODIES` is set.
+//! in one. The SDK's request/response `Debug` output redacts secret fields (the value and
+//! `RotationToken`), and it logs HTTP bodies only when `LOG_SENSITIVE_BODIES` is set; at
+//! TRACE the smithy runtime still logs request details, so rotwise's binaries cap every
+//! `aws_*` target at INFO (`rotwise_lambda::logging`, the CLI's logging).
 //!
 //! # Differences from the service this store papers over
 //!
@@ -347,6 +349,17 @@ impl SecretStore for AwsStore {
                 .map(str::to_string),
             last_rotated: out.last_rotated_date().and_then(to_offset),
             versions,
+            kms_key_id: out.kms_key_id().map(str::to_string),
+            tags: out
+                .tags()
+                .iter()
+                .filter_map(|t| {
+                    Some((
+                        t.key()?.to_string(),
+                        t.value().unwrap_or_default().to_string(),
+                    ))
+                })
+                .collect(),
         })
     }
 
@@ -465,7 +478,8 @@ impl SecretStore for AwsStore {
             .create_secret()
             .name(input.name)
             .set_client_request_token(input.token.clone())
-            .set_description(input.description);
+            .set_description(input.description)
+            .set_kms_key_id(input.kms_key_id);
         req = match &input.payload {
             Some(SecretPayload::String(s)) => req.secret_string(s.expose_secret()),
             Some(SecretPayload::Binary(b)) => {

@@ -43,6 +43,8 @@ struct Secret {
     rotation_schedule: Option<String>,
     last_rotated: Option<OffsetDateTime>,
     versions: BTreeMap<String, Version>,
+    tags: BTreeMap<String, String>,
+    kms_key_id: Option<String>,
 }
 
 #[derive(Default)]
@@ -96,6 +98,7 @@ struct SnapshotSecret {
     rotation: (Option<bool>, Option<String>, Option<i64>, Option<String>),
     last_rotated: Option<OffsetDateTime>,
     versions: Vec<(String, Vec<String>, Redacted)>,
+    tags: BTreeMap<String, String>,
 }
 
 #[derive(Clone, PartialEq, Eq)]
@@ -217,6 +220,8 @@ impl Secret {
                 .filter(|(_, v)| !v.stages.is_empty())
                 .map(|(id, v)| (id.clone(), v.stages.clone()))
                 .collect(),
+            tags: self.tags.clone(),
+            kms_key_id: self.kms_key_id.clone(),
         }
     }
 }
@@ -252,9 +257,28 @@ impl MemoryStore {
                 payload: Some(payload),
                 token: None,
                 description: None,
+                kms_key_id: None,
             },
         )?;
         Ok(out.arn)
+    }
+
+    /// Set the tag `key` to `value` on a secret, as `TagResource` does (the service's own
+    /// system tags, such as RDS's `aws:rds:primarydbinstancearn`, are set this way in
+    /// tests).
+    pub fn tag_secret(&self, secret_id: &str, key: &str, value: &str) -> Result<(), StoreError> {
+        const OP: &str = "TagResource";
+        if key.is_empty() || key.len() > 128 || value.len() > 256 {
+            return Err(StoreError::new(
+                StoreErrorKind::InvalidParameter,
+                OP,
+                "A tag key must have 1 to 128 characters and a value at most 256.",
+            ));
+        }
+        let mut state = self.lock();
+        let secret = Self::find_mut(&mut state, secret_id, OP)?;
+        secret.tags.insert(key.to_string(), value.to_string());
+        Ok(())
     }
 
     /// Configure rotation as `RotateSecret`/the console would, without starting one.
@@ -362,6 +386,7 @@ impl MemoryStore {
                             s.rotation_schedule.clone(),
                         ),
                         last_rotated: s.last_rotated,
+                        tags: s.tags.clone(),
                         versions: versions
                             .into_iter()
                             .map(|(id, v)| {
@@ -462,6 +487,8 @@ impl MemoryStore {
                 rotation_schedule: None,
                 last_rotated: None,
                 versions,
+                tags: BTreeMap::new(),
+                kms_key_id: input.kms_key_id,
             },
         );
         Ok(PutOutput {

@@ -124,6 +124,11 @@ pub struct SecretDescription {
     pub last_rotated: Option<OffsetDateTime>,
     /// `VersionIdsToStages`: every version that holds at least one stage.
     pub versions: BTreeMap<String, Vec<String>>,
+    /// `KmsKeyId`: the customer managed key, `None` for the account's default key.
+    pub kms_key_id: Option<String>,
+    /// `Tags`, key to value, including the system tags AWS sets itself (for example
+    /// `aws:rds:primarydbinstancearn` on a master secret RDS manages).
+    pub tags: BTreeMap<String, String>,
 }
 
 impl SecretDescription {
@@ -178,7 +183,10 @@ pub struct VersionSummary {
 }
 
 /// `PutSecretValue`'s input.
-#[derive(Clone, Debug)]
+///
+/// `Debug` prints `[REDACTED]` for the `RotationToken` (it authorizes a write to the
+/// secret), as the payload's own `Debug` does for the value.
+#[derive(Clone)]
 pub struct PutSecretValue {
     /// ARN or name.
     pub secret_id: String,
@@ -190,6 +198,21 @@ pub struct PutSecretValue {
     pub stages: Vec<String>,
     /// `RotationToken`, forwarded from the rotation event when present.
     pub rotation_token: Option<String>,
+}
+
+impl fmt::Debug for PutSecretValue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PutSecretValue")
+            .field("secret_id", &self.secret_id)
+            .field("token", &self.token)
+            .field("payload", &self.payload)
+            .field("stages", &self.stages)
+            .field(
+                "rotation_token",
+                &self.rotation_token.as_ref().map(|_| "[REDACTED]"),
+            )
+            .finish()
+    }
 }
 
 /// `PutSecretValue`'s answer.
@@ -227,6 +250,9 @@ pub struct CreateSecret {
     pub token: Option<String>,
     /// `Description`.
     pub description: Option<String>,
+    /// `KmsKeyId`: the KMS key that encrypts the secret's values (ARN, key id or alias);
+    /// `None`: the account's `aws/secretsmanager` key.
+    pub kms_key_id: Option<String>,
 }
 
 /// Which store error, in the service's terms. Callers branch on this, never on text.
@@ -333,4 +359,28 @@ pub trait SecretStore: Send + Sync {
         &self,
         secret_id: &str,
     ) -> Result<Vec<VersionSummary>, StoreError>;
+}
+
+#[cfg(test)]
+mod debug_tests {
+    use super::*;
+
+    /// Issue 19, item 5: neither the rotation token nor the value is in `Debug`.
+    #[test]
+    fn put_secret_value_debug_hides_the_rotation_token_and_the_value() {
+        let put = PutSecretValue {
+            secret_id: "s".into(),
+            token: "t".into(),
+            payload: "canary-value-91".into(),
+            stages: vec![AWSPENDING.into()],
+            rotation_token: Some("canary-rotation-token-91".into()),
+        };
+        let text = format!("{put:?} {put:#?}");
+        assert!(!text.contains("canary-rotation-token-91"), "{text}");
+        assert!(!text.contains("canary-value-91"), "{text}");
+        assert!(
+            text.contains("[REDACTED]") && text.contains("AWSPENDING"),
+            "{text}"
+        );
+    }
 }

@@ -19,6 +19,10 @@ use crate::store::{SecretPayload, StoreError, StoreErrorKind};
 const FORMAT: &str = "rotwise-memory-store";
 const FORMAT_VERSION: u32 = 1;
 const OP: &str = "ImportJson";
+/// The largest sequence number a document may hold: far more versions than any store
+/// makes (2^53, also the largest integer every JSON reader keeps exactly), and far enough
+/// from `u64::MAX` that counting on from it can never overflow.
+const MAX_SEQ: u64 = 1 << 53;
 
 #[derive(Serialize, Deserialize)]
 struct Doc {
@@ -45,6 +49,10 @@ struct DocSecret {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     last_rotated: Option<String>,
     versions: Vec<DocVersion>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    tags: BTreeMap<String, String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    kms_key_id: Option<String>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -116,6 +124,8 @@ impl MemoryStore {
                         rotation_days: s.rotation_days,
                         rotation_schedule: s.rotation_schedule.clone(),
                         last_rotated: s.last_rotated.map(fmt_time),
+                        tags: s.tags.clone(),
+                        kms_key_id: s.kms_key_id.clone(),
                         versions: versions
                             .into_iter()
                             .map(|(id, v)| {
@@ -165,6 +175,12 @@ impl MemoryStore {
                 doc.format, doc.version
             )));
         }
+        if doc.next_seq > MAX_SEQ {
+            return Err(invalid(format!(
+                "next_seq {} in the store document is out of range (at most {MAX_SEQ})",
+                doc.next_seq
+            )));
+        }
         let mut secrets = BTreeMap::new();
         let mut max_seq = 0;
         for s in doc.secrets {
@@ -183,6 +199,13 @@ impl MemoryStore {
                     }
                     (None, None) => None,
                 };
+                if v.seq >= MAX_SEQ {
+                    return Err(invalid(format!(
+                        "seq {} of a version of {} in the store document is out of range \
+                         (below {MAX_SEQ})",
+                        v.seq, s.name
+                    )));
+                }
                 max_seq = max_seq.max(v.seq + 1);
                 versions.insert(
                     v.id,
@@ -207,6 +230,8 @@ impl MemoryStore {
                     rotation_schedule: s.rotation_schedule,
                     last_rotated,
                     versions,
+                    tags: s.tags,
+                    kms_key_id: s.kms_key_id,
                 },
             );
         }

@@ -1,0 +1,389 @@
+//! `DbRotator` over a fake [`Dialect`] that records every call: what the shared layer
+//! checks before an engine is ever asked to log in.
+
+use std::sync::{Arc, Mutex};
+
+use rotwise_core::store::{AWSCURRENT, AWSPENDING, MemoryStore, PutSecretValue, SecretStore};
+use rotwise_core::{Driver, ExposeSecret, SecretString};
+use serde_json::{Value, json};
+
+use super::*;
+use crate::credential::{LoginError, LoginFailure};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Toy;
+
+impl Engine for Toy {
+    const ENGINES: &'static [&'static str] = &["toy", "aurora-toy"];
+    const AWS_NAME: &'static str = "toy";
+    const PRODUCT: &'static str = "Toy";
+    const SECRET_TYPE: &'static str = "ToySecret";
+    const DEFAULT_PORT: u16 = 1234;
+    const DEFAULT_DBNAME: Option<&'static str> = Some("main");
+    type Dbname = String;
+}
+
+/// Logs in any password except one starting with `bad-`.
+struct Fake {
+    calls: Mutex<Vec<String>>,
+}
+
+impl Fake {
+    fn record(&self, call: String) {
+        self.calls.lock().unwrap().push(call);
+    }
+}
+
+#[async_trait]
+impl Dialect for Fake {
+    type Engine = Toy;
+    type Session = String;
+    type Account = ();
+    const NAME: &'static str = "fake";
+    const DEFAULT_EXCLUDE_CHARACTERS: &'static str = "";
+    const LOG_TARGETS: &'static [&'static str] = &[];
+    const USERNAME_LIMIT_VAR: Option<&'static str> = None;
+
+    fn new(_: &DbOptions) -> Self {
+        Fake {
+            calls: Mutex::new(Vec::new()),
+        }
+    }
+    fn name_limit(&self, _: &DbSecret<Toy>) -> NameLimit {
+        NameLimit::NONE
+    }
+    async fn connect(&self, s: &DbSecret<Toy>, c: Credential) -> Result<String, DbError> {
+        self.record(format!(
+            "connect {c} {} port={} ssl={:?}",
+            s.username, s.port, s.ssl
+        ));
+        if !s.password.expose_secret().starts_with("bad-") {
+            Ok(s.username.clone())
+        } else {
+            Err(LoginError {
+                credential: c,
+                user: s.username.clone(),
+                host: s.host.clone(),
+                port: s.port,
+                reason: "no".into(),
+                failure: LoginFailure::Refused,
+            }
+            .into())
+        }
+    }
+    async fn probe(&self, session: String) -> Result<(), DbError> {
+        self.record(format!("probe {session}"));
+        Ok(())
+    }
+    async fn close(&self, _: String) {}
+    async fn change_own_password(&self, s: String, _: &DbSecret<Toy>) -> Result<(), DbError> {
+        self.record(format!("change_own_password {s}"));
+        Ok(())
+    }
+    async fn current_account(&self, _: String, _: &DbSecret<Toy>) -> Result<(), DbError> {
+        Ok(())
+    }
+    async fn ensure_pair(
+        &self,
+        _: String,
+        pending: &DbSecret<Toy>,
+        pair: &Pair,
+        _: (),
+        holder: &Holder<'_, '_, Toy>,
+    ) -> Result<(), DbError> {
+        self.record(format!(
+            "ensure_pair pending={} base={} clone={}",
+            pending.username, pair.base, pair.clone
+        ));
+        let previous = holder.previous_clone().await?;
+        self.record(format!(
+            "holder current_is_clone={} previous={:?}",
+            holder.current_is_clone(),
+            previous.map(|p| (
+                p.username,
+                p.port,
+                p.ssl,
+                p.password.expose_secret().to_owned()
+            ))
+        ));
+        Ok(())
+    }
+    async fn test_pending(
+        &self,
+        session: String,
+        _: &DbSecret<Toy>,
+        strategy: Strategy,
+    ) -> Result<(), DbError> {
+        self.record(format!("test_pending {session} strategy={strategy:?}"));
+        Ok(())
+    }
+}
+
+struct Setup {
+    store: Arc<MemoryStore>,
+    rotator: Arc<DbRotator<Fake>>,
+    driver: Driver,
+    arn: String,
+    current: Value,
+}
+
+fn setup(strategy: Strategy, user: &str) -> Setup {
+    let store = Arc::new(MemoryStore::new());
+    let master = store
+        .insert_secret(
+            "master",
+            &json!({"engine":"toy","host":"db","username":"admin","password":"m"}).to_string(),
+        )
+        .unwrap();
+    let current = json!({
+        "engine": "toy", "host": "db", "port": 1234, "username": user,
+        "password": format!("good-{user}"), "dbname": "main", "ssl": true,
+        "masterarn": master, "note": "kept",
+    });
+    let arn = store.insert_secret("app", &current.to_string()).unwrap();
+    let rotator = Arc::new(DbRotator::<Fake>::new(DbOptions {
+        strategy: Some(strategy),
+        ..DbOptions::default()
+    }));
+    let driver = Driver::new(store.clone(), rotator.clone());
+    Setup {
+        store,
+        rotator,
+        driver,
+        arn,
+        current,
+    }
+}
+
+impl Setup {
+    /// Start a rotation whose pending value is `pending` (planted, not made by createSecret).
+    async fn plant(&self, pending: &Value) -> String {
+        let token = self.store.begin_rotation(&self.arn).unwrap();
+        self.store
+            .put_secret_value(PutSecretValue {
+                secret_id: self.arn.clone(),
+                token: token.clone(),
+                payload: SecretPayload::String(SecretString::from(pending.to_string())),
+                stages: vec![AWSPENDING.to_owned()],
+                rotation_token: None,
+            })
+            .await
+            .unwrap();
+        token
+    }
+
+    async fn step(&self, step: &str, token: &str) -> Result<(), rotwise_core::RotationError> {
+        self.driver
+            .handle_json(&json!({"Step": step, "SecretId": self.arn, "ClientRequestToken": token}))
+            .await
+            .map(|_| ())
+    }
+
+    fn calls(&self) -> Vec<String> {
+        std::mem::take(&mut *self.rotator.dialect().calls.lock().unwrap())
+    }
+}
+
+/// A planted AWSPENDING that differs from AWSCURRENT in any connection field is refused
+/// by setSecret and testSecret before any login (the fake sees no call), naming the field
+/// and never its value; the same pending value with only the password (and, alternating,
+/// the username) changed goes through (positive control).
+#[tokio::test]
+async fn planted_pending_fields_are_refused_before_any_login() {
+    for strategy in [Strategy::Single, Strategy::Alternating] {
+        let next_user = match strategy {
+            Strategy::Single => "app",
+            Strategy::Alternating => "app_clone",
+        };
+        let mut good = setup(strategy, "app").current;
+        good["username"] = json!(next_user);
+        good["password"] = json!(format!("good-{next_user}"));
+        let cases: Vec<(&str, Value, &str)> = vec![
+            (
+                "host",
+                json!("evil.example.com"),
+                "Attempting to modify user",
+            ),
+            ("port", json!(4321), "the pending secret's port differs"),
+            ("port", json!("4321"), "the pending secret's port differs"),
+            (
+                "dbname",
+                json!("elsewhere"),
+                "the pending secret's dbname differs",
+            ),
+            (
+                "engine",
+                json!("aurora-toy"),
+                "the pending secret's engine differs",
+            ),
+            ("ssl", json!(false), "the pending secret's ssl differs"),
+            ("ssl", json!("false"), "the pending secret's ssl differs"),
+            (
+                "masterarn",
+                json!("arn:evil-master"),
+                "the pending secret's masterarn differs",
+            ),
+            (
+                "username",
+                json!("root"),
+                "Attempting to modify user root other than current user",
+            ),
+        ];
+        for (field, value, expected) in cases {
+            let s = setup(strategy, "app");
+            good["masterarn"] = s.current["masterarn"].clone();
+            let mut planted = good.clone();
+            planted[field] = value.clone();
+            let token = s.plant(&planted).await;
+            // setSecret refuses it before any login, so the service never gets to
+            // testSecret (which reads only the pending version: the call budget).
+            for step in ["setSecret"] {
+                let e = s.step(step, &token).await.unwrap_err();
+                let text = e.to_string();
+                assert!(text.contains(expected), "{strategy} {step} {field}: {text}");
+                assert_eq!(e.kind(), ErrorKind::InvalidSecret, "{text}");
+                if field != "username" {
+                    let shown = value.as_str().map_or(value.to_string(), str::to_owned);
+                    assert!(!text.contains(&shown), "{field}'s value shown: {text}");
+                }
+                assert_eq!(s.calls(), Vec::<String>::new(), "{strategy} {step} {field}");
+            }
+        }
+        // Positive control: unknown keys may differ, and the value createSecret would
+        // make goes through, with logins.
+        let s = setup(strategy, "app");
+        good["masterarn"] = s.current["masterarn"].clone();
+        let mut planted = good.clone();
+        planted["note"] = json!({"changed": true});
+        planted["extra"] = json!(1);
+        let token = s.plant(&planted).await;
+        s.step("setSecret", &token).await.unwrap();
+        s.step("testSecret", &token).await.unwrap();
+        let calls = s.calls();
+        assert!(calls.iter().any(|c| c.starts_with("connect")), "{calls:?}");
+    }
+}
+
+/// For a current user `a_clone_clone`, createSecret's next name, setSecret's check, the
+/// pair given to the engine and the one testSecret checks are the same two users.
+#[tokio::test]
+async fn a_clone_clone_pair_is_derived_one_way() {
+    let s = setup(Strategy::Alternating, "a_clone_clone");
+    let token = s.store.begin_rotation(&s.arn).unwrap();
+    s.step("createSecret", &token).await.unwrap();
+    let pending = s
+        .store
+        .get_secret_value(&s.arn, None, Some(AWSPENDING))
+        .await
+        .unwrap();
+    let pending = DbSecret::<Toy>::parse(&pending.payload).unwrap();
+    assert_eq!(pending.username, "a_clone");
+    s.step("setSecret", &token).await.unwrap();
+    s.step("testSecret", &token)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let calls = s.calls();
+    assert!(
+        calls.contains(&"ensure_pair pending=a_clone base=a_clone clone=a_clone_clone".to_owned()),
+        "{calls:?}"
+    );
+    assert!(
+        calls
+            .iter()
+            .any(|c| c.starts_with("test_pending") && c.ends_with("strategy=Alternating")),
+        "{calls:?}"
+    );
+    assert!(!calls.iter().any(|c| c.contains("base=a ")), "{calls:?}");
+}
+
+/// The previous secret is tried with the current secret's connection fields (AWS replaces
+/// only `ssl`): a planted AWSPREVIOUS cannot send the previous password elsewhere.
+#[tokio::test]
+async fn previous_is_used_with_the_current_connection() {
+    let s = setup(Strategy::Single, "app");
+    // Current and pending fail to log in; previous works.
+    let mut current = s.current.clone();
+    current["password"] = json!("bad-stale");
+    let mut previous = s.current.clone();
+    previous["port"] = json!(9999);
+    previous["ssl"] = json!(false);
+    let store = &s.store;
+    let put = |v: &Value, token: &str, stage: &str| PutSecretValue {
+        secret_id: s.arn.clone(),
+        token: token.to_owned(),
+        payload: SecretPayload::String(SecretString::from(v.to_string())),
+        stages: vec![stage.to_owned()],
+        rotation_token: None,
+    };
+    store
+        .put_secret_value(put(
+            &previous,
+            "11111111-1111-4111-8111-111111111111",
+            AWSCURRENT,
+        ))
+        .await
+        .unwrap();
+    store
+        .put_secret_value(put(
+            &current,
+            "22222222-2222-4222-8222-222222222222",
+            AWSCURRENT,
+        ))
+        .await
+        .unwrap();
+    let mut pending = current.clone();
+    pending["password"] = json!("bad-new");
+    let token = s.plant(&pending).await;
+    s.step("setSecret", &token).await.unwrap();
+    let calls = s.calls();
+    assert!(
+        calls.contains(&"connect previous app port=1234 ssl=Some(true)".to_owned()),
+        "{calls:?}"
+    );
+    assert!(
+        calls.contains(&"change_own_password app".to_owned()),
+        "{calls:?}"
+    );
+}
+
+/// What `Holder` tells an engine over three rotations: whether the current user is the
+/// clone, and AWSPREVIOUS's credential when it is the clone's (with the current
+/// connection fields).
+#[tokio::test]
+async fn holder_reports_the_clone_credential_of_previous() {
+    let s = setup(Strategy::Alternating, "app");
+    let mut passwords = Vec::new();
+    for round in 0..3 {
+        let token = s.store.begin_rotation(&s.arn).unwrap();
+        for step in ["createSecret", "setSecret", "testSecret", "finishSecret"] {
+            s.step(step, &token)
+                .await
+                .unwrap_or_else(|e| panic!("{round} {step}: {e}"));
+        }
+        assert!(s.store.complete_rotation(&s.arn, &token).unwrap());
+        let current = s
+            .store
+            .get_secret_value(&s.arn, None, Some(AWSCURRENT))
+            .await
+            .unwrap();
+        let current = DbSecret::<Toy>::parse(&current.payload).unwrap();
+        passwords.push(current.password.expose_secret().to_owned());
+        let holder = s
+            .calls()
+            .into_iter()
+            .find(|c| c.starts_with("holder"))
+            .unwrap();
+        let expected = match round {
+            // app -> app_clone: AWSPREVIOUS does not exist yet.
+            0 => "holder current_is_clone=false previous=None".to_owned(),
+            // app_clone -> app: the current login is the clone's; AWSPREVIOUS is `app`.
+            1 => "holder current_is_clone=true previous=None".to_owned(),
+            // app -> app_clone: AWSPREVIOUS is the clone's, from round 0.
+            _ => format!(
+                "holder current_is_clone=false previous=Some((\"app_clone\", 1234, Some(true), {:?}))",
+                passwords[0]
+            ),
+        };
+        assert_eq!(holder, expected, "round {round}");
+    }
+}
