@@ -137,6 +137,16 @@ pub fn load_roots(
     Ok(roots)
 }
 
+/// [`load_roots`] without Amazon RDS's CAs (for a caller that adds them itself, or knows
+/// they cannot help: a `verify-full` connection to a host that is not an RDS endpoint, whose
+/// certificate no RDS CA can vouch for).
+pub fn load_roots_without_rds(
+    ca_file: Option<&Path>,
+    mode: TlsMode,
+) -> Result<Vec<CertificateDer<'static>>, String> {
+    load_roots_with(system_bundle().as_deref(), ca_file, mode)
+}
+
 /// Whether `mode` trusts the CA file alone (`require` with a CA file).
 fn file_only(ca_file: Option<&Path>, mode: TlsMode) -> bool {
     mode == TlsMode::Require && ca_file.is_some()

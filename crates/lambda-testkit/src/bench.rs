@@ -626,7 +626,7 @@ fn print_table(engine: &str, what: &str, zip_size: Option<u64>, runs: &[Run]) {
         None => "not built".to_string(),
     });
     row(
-        "init: process start → first next poll",
+        "init: exec → first next poll",
         "≤ 5 ms",
         &|r| ms(r.init),
     );

@@ -395,8 +395,11 @@ impl LambdaProcess {
         for (k, v) in env {
             cmd.env(k, v);
         }
-        let started = Instant::now();
         let mut child = cmd.spawn()?;
+        // `spawn` returns once the child has exec'd, so the clock starts with the function's
+        // own code: the bench's control-group placement before exec (a write to
+        // `cgroup.procs`, which can wait ~10 ms for the kernel) is not the function's init.
+        let started = Instant::now();
         let pid = child.id().unwrap_or(0);
         let stdout = Arc::new(Mutex::new(Vec::new()));
         let stderr = Arc::new(Mutex::new(Vec::new()));

@@ -24,7 +24,7 @@ use rotwise_core::{ErrorKind, ExposeSecret};
 use rotwise_db::error::{chain, fmt_duration};
 use rotwise_db::login::{self, Attempt, CleartextRefused};
 use rotwise_db::{Credential, DbError, DbOptions, LoginFailure};
-use rustls::pki_types::{CertificateDer, ServerName};
+use rustls::pki_types::ServerName;
 
 use crate::secret::MysqlSecret;
 use crate::tls::{self, TlsMode};
@@ -33,12 +33,15 @@ mod relay;
 
 use relay::{Relay, Stopped, Upstream};
 
-/// Opens connections for one rotator; the trust roots are loaded once per process (one
-/// set for `require`, one for `verify-full`, see [`rotwise_db::tls::load_roots`]).
+/// Opens connections for one rotator; the trust roots are loaded once per process, on the
+/// first connection that needs them: the relay's rustls configuration for `require`, and
+/// mysql_async's roots for `verify-full` (with Amazon RDS's CAs for an RDS host, without
+/// for any other), see [`tls::load_roots`].
 pub(crate) struct Connector {
     options: DbOptions,
-    require_roots: OnceLock<Result<Arc<Vec<Vec<u8>>>, String>>,
-    verify_roots: OnceLock<Result<Arc<Vec<Vec<u8>>>, String>>,
+    require_tls: OnceLock<Result<Arc<rustls::ClientConfig>, String>>,
+    verify_roots: OnceLock<Result<Arc<Vec<&'static [u8]>>, String>>,
+    verify_roots_rds: OnceLock<Result<Arc<Vec<&'static [u8]>>, String>>,
 }
 
 /// Server errors that mean "wrong password or no such user":
@@ -54,18 +57,34 @@ impl Connector {
     pub(crate) fn new(options: &DbOptions) -> Connector {
         Connector {
             options: options.clone(),
-            require_roots: OnceLock::new(),
+            require_tls: OnceLock::new(),
             verify_roots: OnceLock::new(),
+            verify_roots_rds: OnceLock::new(),
         }
     }
 
-    fn roots(&self, mode: TlsMode) -> Result<Arc<Vec<Vec<u8>>>, DbError> {
-        let cell = if mode == TlsMode::Require {
-            &self.require_roots
+    /// The `verify-full` roots for a connection to `host`.
+    fn roots(&self, host: &str) -> Result<Arc<Vec<&'static [u8]>>, DbError> {
+        let rds = rotwise_db::rds::is_rds_host(host);
+        let cell = if rds {
+            &self.verify_roots_rds
         } else {
             &self.verify_roots
         };
-        cell.get_or_init(|| tls::load_roots(self.options.ca_file.as_deref(), mode))
+        cell.get_or_init(|| tls::load_roots(self.options.ca_file.as_deref(), rds))
+            .clone()
+            .map_err(DbError::TlsConfig)
+    }
+
+    /// The relay's TLS configuration for `require` (chain only; with a CA file, that file's
+    /// CAs only).
+    fn require_tls(&self) -> Result<Arc<rustls::ClientConfig>, DbError> {
+        self.require_tls
+            .get_or_init(|| {
+                let roots =
+                    rotwise_db::tls::root_store(self.options.ca_file.as_deref(), TlsMode::Require)?;
+                rotwise_db::tls::client_config(Arc::new(roots), TlsMode::Require).map(Arc::new)
+            })
             .clone()
             .map_err(DbError::TlsConfig)
     }
@@ -95,19 +114,10 @@ impl Connector {
             TlsMode::Disable => self.plain(secret).await,
             TlsMode::VerifyFull => self.verified(secret).await?,
             TlsMode::Require => {
-                let roots = self.roots(TlsMode::Require)?;
-                let mut store = rustls::RootCertStore::empty();
-                store.add_parsable_certificates(
-                    roots.iter().map(|der| CertificateDer::from(der.clone())),
-                );
-                let config = rotwise_db::tls::client_config(Arc::new(store), TlsMode::Require)
-                    .map_err(DbError::TlsConfig)?;
+                let config = self.require_tls()?;
                 match ServerName::try_from(secret.host.clone()) {
                     Ok(name) => {
-                        let upstream = Upstream::Tls {
-                            config: Arc::new(config),
-                            name,
-                        };
+                        let upstream = Upstream::Tls { config, name };
                         self.relayed(secret, upstream).await
                     }
                     Err(e) => Err(Attempt::new(
@@ -140,7 +150,7 @@ impl Connector {
 
     /// A verify-full attempt (a bad CA file is an error, not a failed attempt).
     async fn verified(&self, secret: &MysqlSecret) -> Result<Result<Conn, Attempt>, DbError> {
-        let roots = self.roots(TlsMode::VerifyFull)?;
+        let roots = self.roots(&secret.host)?;
         tls::install_provider();
         let builder = self
             .builder(secret, true)
