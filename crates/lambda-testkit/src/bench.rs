@@ -625,11 +625,7 @@ fn print_table(engine: &str, what: &str, zip_size: Option<u64>, runs: &[Run]) {
         Some(size) => format!("{:.2} MB", size as f64 / 1e6),
         None => "not built".to_string(),
     });
-    row(
-        "init: exec → first next poll",
-        "≤ 5 ms",
-        &|r| ms(r.init),
-    );
+    row("init: exec → first next poll", "≤ 5 ms", &|r| ms(r.init));
     for (i, step) in STEPS.iter().enumerate() {
         row(&format!("cold {step}"), "", &|r| ms(r.cold_steps[i]));
     }
