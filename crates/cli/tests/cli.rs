@@ -345,14 +345,21 @@ fn admin_urls_with_a_password_are_refused_on_the_command_line() {
     }
 }
 
+/// A secret whose database cannot be reached (a closed port): doctor reports the stuck
+/// AWSPENDING and that AWSCURRENT could not be checked, and `--fix` refuses to remove the
+/// label (it could be the only value the database accepts) and changes nothing.
 #[test]
-fn doctor_finds_and_fixes_a_stuck_pending_on_the_file_store() {
+fn doctor_never_clears_a_pending_it_cannot_check_on_the_file_store() {
     let s = Store::new();
-    let f = s.json_file("pg.json", PG_LIKE);
+    let f = s.json_file("pg.json", &pg_secret(closed_port(), "app", "canary-pw-1"));
     ok(&s.run(&["put", "db", "--from-json", f.to_str().unwrap()]));
-    let clean = s.run(&["doctor", "db", "--json"]);
-    let report = json_out(ok(&clean));
-    assert_eq!(report["ok"], true, "{report}");
+    let clean = json_out(&s.run(&["doctor", "db", "--json"]));
+    assert_eq!(clean["current_login"], "error", "{clean}");
+    assert_eq!(clean["pending"]["state"], "absent", "{clean}");
+    assert_eq!(
+        clean["findings"][0]["code"], "current_login_failed",
+        "{clean}"
+    );
 
     let token = stdout(ok(&s.run(&["debug", "begin-rotation", "db"])))
         .trim()
@@ -371,37 +378,29 @@ fn doctor_finds_and_fixes_a_stuck_pending_on_the_file_store() {
     assert_eq!(code(&out), 1);
     let text = stdout(&out);
     assert!(
-        text.contains("stale_pending") && text.contains(&token),
+        text.contains("stale_pending") && text.contains(&token) && text.contains("no value"),
         "{text}"
     );
-    assert!(text.contains("--fix"), "says how to fix: {text}");
 
-    // No terminal and no --yes: refuse, change nothing.
     let before = s.bytes();
-    let out = s.run(&["doctor", "db", "--fix"]);
-    assert_eq!(code(&out), 1);
-    assert!(stderr(&out).contains("not a terminal"), "{}", stderr(&out));
+    for args in [
+        vec!["doctor", "db", "--fix"],
+        vec!["doctor", "db", "--fix", "--yes"],
+    ] {
+        let out = s.run(&args);
+        assert_eq!(code(&out), 1, "{args:?}");
+        assert!(
+            stderr(&out).contains("AWSCURRENT could not be checked"),
+            "{args:?}: {}",
+            stderr(&out)
+        );
+        assert_eq!(s.bytes(), before, "{args:?} changed the store");
+    }
+    let r = json_out(&s.run(&["doctor", "db", "--fix", "--yes", "--json"]));
+    assert_eq!(r["fix"], "refuse", "{r}");
+    assert_eq!(r["pending"]["state"], "no_value", "{r}");
+    assert!(!r.to_string().contains("canary-pw-1"), "{r}");
     assert_eq!(s.bytes(), before);
-
-    let out = s.run(&["doctor", "db", "--fix", "--yes", "--json"]);
-    let report = json_out(ok(&out));
-    assert_eq!(report["findings"][0]["code"], "stale_pending");
-    assert_eq!(report["findings"][0]["fixed"], true);
-
-    ok(&s.run(&["doctor", "db"]));
-    // A new rotation can start again.
-    ok(&s.run(&["debug", "begin-rotation", "db"]));
-    let st = json_out(ok(&s.run(&["status", "db", "--json"])));
-    let stuck = st["versions"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|v| v["version_id"] == token.as_str())
-        .unwrap();
-    assert_eq!(
-        stuck["deprecated"], true,
-        "the stale version is deprecated: {st}"
-    );
 }
 
 /// `--example random-string` changes no system: refused for a database secret (the secret
@@ -477,13 +476,13 @@ fn doctor_reports_disabled_rotation_missing_keys_and_long_clone_names() {
 }
 
 #[test]
-fn doctor_finds_and_fixes_a_stuck_pending_on_moto() {
+fn doctor_on_moto_refuses_to_clear_a_pending_it_cannot_check() {
     let Some(endpoint) = rotwise_test_services::require_sm_endpoint() else {
         return;
     };
     let s = Store::new();
     let name = format!("cli-test/{}", uuid::Uuid::new_v4().simple());
-    let f = s.json_file("pg.json", PG_LIKE);
+    let f = s.json_file("pg.json", &pg_secret(closed_port(), "app", "canary-pw-1"));
     let sm = |args: &[&str]| run_with(&[&["--endpoint", endpoint.as_str()], args].concat(), &[]);
     ok(&sm(&["put", &name, "--from-json", f.to_str().unwrap()]));
     let pending = stdout(ok(&sm(&[
@@ -499,22 +498,26 @@ fn doctor_finds_and_fixes_a_stuck_pending_on_moto() {
     let out = sm(&["doctor", &name, "--json"]);
     assert_eq!(code(&out), 1, "{}", stderr(&out));
     let r = json_out(&out);
-    assert_eq!(r["findings"][0]["code"], "stale_pending", "{r}");
-    assert!(
-        r["findings"][0]["message"]
-            .as_str()
-            .unwrap()
-            .contains(&pending)
-    );
+    let stale = r["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["code"] == "stale_pending")
+        .unwrap_or_else(|| panic!("stale_pending in {r}"));
+    assert!(stale["message"].as_str().unwrap().contains(&pending), "{r}");
+    assert_eq!(r["pending"]["state"], "not_checked", "{r}");
 
-    let out = sm(&["doctor", &name, "--fix"]);
-    assert_eq!(code(&out), 1);
-    assert!(stderr(&out).contains("not a terminal"));
-
-    ok(&sm(&["doctor", &name, "--fix", "--yes"]));
-    ok(&sm(&["doctor", &name]));
+    // The database cannot say which value it accepts: no fix, asked or not.
+    for args in [
+        vec!["doctor", name.as_str(), "--fix"],
+        vec!["doctor", name.as_str(), "--fix", "--yes"],
+    ] {
+        let out = sm(&args);
+        assert_eq!(code(&out), 1, "{args:?}");
+        assert!(stderr(&out).contains("is unknown"), "{}", stderr(&out));
+    }
     let st = json_out(ok(&sm(&["status", &name, "--json"])));
-    assert!(!st.to_string().contains("AWSPENDING"), "{st}");
+    assert!(st.to_string().contains("AWSPENDING"), "{st}");
 
     // Unknown secret on the service: exit 2 too.
     assert_eq!(code(&sm(&["status", "cli-test/does-not-exist"])), 2);
@@ -731,9 +734,11 @@ async fn rotate_on_the_service_calls_rotate_secret() {
 fn mysql_doctor_reports_a_clone_name_too_long_for_the_engine() {
     let s = Store::new();
     let user = "m".repeat(30);
+    // A closed port: doctor's AWSCURRENT login must never reach the system server on 3306.
+    let port = closed_port();
     let secret = |engine: &str| {
         format!(
-            r#"{{"engine":"{engine}","host":"127.0.0.1","username":"{user}","password":"canary-pw-5","masterarn":"no/such/master"}}"#
+            r#"{{"engine":"{engine}","host":"127.0.0.1","port":{port},"username":"{user}","password":"canary-pw-5","masterarn":"no/such/master"}}"#
         )
     };
     let f = s.json_file("my.json", &secret("mysql"));
@@ -1019,7 +1024,7 @@ fn assert_master_hint(s: &Store, master: &str, env: &[(&str, &str)], hint: &str)
     let f = s.json_file(
         "alt.json",
         &serde_json::json!({
-            "engine": "postgres", "host": "127.0.0.1", "username": user,
+            "engine": "postgres", "host": "127.0.0.1", "port": closed_port(), "username": user,
             "password": "canary-alt-pw", "masterarn": "master",
         })
         .to_string(),
@@ -1393,4 +1398,428 @@ async fn mysql_rotate_with_the_most_specific_log_directives_prints_no_secret() {
         "rotwise's own DEBUG lines are printed:\n{}",
         stderr(&out)
     );
+}
+
+// ------------------------------------------------------------------------------------------------
+// `doctor` against the private servers: each state of a secret, the verdict, and what
+// `--fix` does about it (issue 20: never strand a secret).
+
+/// One of the private servers, as the doctor tests use it.
+#[derive(Clone)]
+enum Db {
+    Pg(rotwise_test_services::PgService),
+    My(rotwise_test_services::MysqlService),
+}
+
+impl Db {
+    fn pg() -> Option<Db> {
+        rotwise_test_services::require_pg().map(Db::Pg)
+    }
+
+    fn mysql() -> Option<Db> {
+        rotwise_test_services::require_mysql().map(Db::My)
+    }
+
+    /// What every CLI call needs: the server's CA; `init-demo`'s admin URL.
+    fn env(&self) -> Vec<(&'static str, String)> {
+        match self {
+            Db::Pg(pg) => vec![
+                ("ROTATION_CA_FILE", pg.ca.to_str().unwrap().to_string()),
+                ("ROTWISE_PG_URL", pg.url.clone()),
+            ],
+            Db::My(my) => vec![
+                ("ROTATION_CA_FILE", my.ca.to_str().unwrap().to_string()),
+                ("ROTWISE_MYSQL_URL", my.url.clone()),
+            ],
+        }
+    }
+
+    fn init_args(&self) -> &'static [&'static str] {
+        match self {
+            Db::Pg(_) => &[],
+            Db::My(_) => &["--engine", "mysql"],
+        }
+    }
+
+    /// The user `init-demo` reported, as SQL names it.
+    fn account(&self, demo: &Value) -> (String, String) {
+        match self {
+            Db::Pg(_) => (demo["role"].as_str().unwrap().to_string(), String::new()),
+            Db::My(_) => (
+                demo["user"].as_str().unwrap().to_string(),
+                demo["account_host"].as_str().unwrap().to_string(),
+            ),
+        }
+    }
+
+    /// An out-of-band password change, as an administrator makes it.
+    async fn set_password(&self, (user, host): &(String, String), password: &str) {
+        match self {
+            Db::Pg(pg) => pg
+                .admin()
+                .await
+                .batch_execute(&format!("ALTER ROLE \"{user}\" PASSWORD '{password}'"))
+                .await
+                .unwrap(),
+            Db::My(my) => {
+                use rotwise_test_services::mysql_async::prelude::Queryable;
+                let mut conn = my.admin().await;
+                conn.query_drop(format!(
+                    "ALTER USER '{user}'@'{host}' IDENTIFIED BY '{password}'"
+                ))
+                .await
+                .unwrap();
+                let _ = conn.disconnect().await;
+            }
+        }
+    }
+
+    /// What an application holding `value` sees: does it log in?
+    async fn logs_in(&self, value: &Value) -> bool {
+        let (user, pw) = (
+            value["username"].as_str().unwrap(),
+            value["password"].as_str().unwrap(),
+        );
+        match self {
+            Db::Pg(pg) => pg.connect_as(user, pw).await.is_ok(),
+            Db::My(my) => match my.connect_as(user, pw).await {
+                Ok(conn) => {
+                    let _ = conn.disconnect().await;
+                    true
+                }
+                Err(_) => false,
+            },
+        }
+    }
+
+    async fn drop_user(&self, (user, host): &(String, String)) {
+        match self {
+            Db::Pg(pg) => {
+                let _ = pg
+                    .admin()
+                    .await
+                    .batch_execute(&format!("DROP ROLE IF EXISTS \"{user}\""))
+                    .await;
+            }
+            Db::My(my) => {
+                use rotwise_test_services::mysql_async::prelude::Queryable;
+                let mut conn = my.admin().await;
+                let _ = conn
+                    .query_drop(format!("DROP USER IF EXISTS '{user}'@'{host}'"))
+                    .await;
+                let _ = conn.disconnect().await;
+            }
+        }
+    }
+}
+
+/// Where the secret lives: the file store, or the test kit's local Secrets Manager
+/// endpoint (in this process, over its memory store).
+enum Place {
+    File(Store),
+    Endpoint {
+        memory: std::sync::Arc<rotwise_core::store::MemoryStore>,
+        endpoint: rotwise_testkit::endpoint::LocalEndpoint,
+    },
+}
+
+impl Place {
+    fn file() -> Place {
+        Place::File(Store::new())
+    }
+
+    fn endpoint() -> Place {
+        let memory = std::sync::Arc::new(rotwise_core::store::MemoryStore::new());
+        let endpoint = rotwise_testkit::endpoint::LocalEndpoint::start(memory.clone()).unwrap();
+        Place::Endpoint { memory, endpoint }
+    }
+
+    /// Run the CLI on this store (blocking this test's worker; the endpoint is served by
+    /// the runtime's other thread).
+    fn run(&self, db: &Db, args: &[&str]) -> Output {
+        let (flag, at) = match self {
+            Place::File(s) => ("--store", s.file.to_str().unwrap().to_string()),
+            Place::Endpoint { endpoint, .. } => ("--endpoint", endpoint.url()),
+        };
+        let env = db.env();
+        let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let args = [&[flag, at.as_str()], args].concat();
+        tokio::task::block_in_place(|| run_with(&args, &env))
+    }
+
+    /// What RotateSecret does first: a value-less AWSPENDING version.
+    fn begin(&self, db: &Db, name: &str) -> String {
+        match self {
+            Place::File(_) => stdout(ok(&self.run(db, &["debug", "begin-rotation", name])))
+                .trim()
+                .to_string(),
+            Place::Endpoint { memory, .. } => memory.begin_rotation(name).unwrap(),
+        }
+    }
+
+    /// The rotation function's `step` for `token`, run locally.
+    fn step(&self, db: &Db, name: &str, step: &str, token: &str) {
+        ok(&self.run(db, &["debug", "step", name, step, "--token", token]));
+    }
+
+    /// A whole rotation, as the service and its function run it.
+    fn rotate(&self, db: &Db, name: &str) {
+        match self {
+            Place::File(_) => {
+                ok(&self.run(db, &["rotate", name]));
+            }
+            Place::Endpoint { memory, .. } => {
+                let token = self.begin(db, name);
+                for step in ["createSecret", "setSecret", "testSecret", "finishSecret"] {
+                    self.step(db, name, step, &token);
+                }
+                assert!(memory.complete_rotation(name, &token).unwrap());
+            }
+        }
+    }
+
+    /// Everything the store holds, to compare before and after.
+    fn snapshot(&self) -> String {
+        match self {
+            Place::File(s) => String::from_utf8(s.bytes()).unwrap(),
+            Place::Endpoint { memory, .. } => format!("{:?}", memory.snapshot()),
+        }
+    }
+
+    /// The version ids holding AWSCURRENT, AWSPENDING and AWSPREVIOUS.
+    fn labels(&self, db: &Db, name: &str) -> [Option<String>; 3] {
+        let st = json_out(ok(&self.run(db, &["status", name, "--json"])));
+        let holder = |label: &str| {
+            st["versions"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|v| v["stages"].as_array().unwrap().iter().any(|s| s == label))
+                .map(|v| v["version_id"].as_str().unwrap().to_string())
+        };
+        [
+            holder("AWSCURRENT"),
+            holder("AWSPENDING"),
+            holder("AWSPREVIOUS"),
+        ]
+    }
+
+    /// The AWSCURRENT value, as an application reads it.
+    async fn current(&self, name: &str) -> Value {
+        use rotwise_core::store::{AWSCURRENT, SecretStore};
+        use secrecy::ExposeSecret;
+        match self {
+            Place::File(s) => stored_current(&s.file, name),
+            Place::Endpoint { memory, .. } => {
+                let v = memory
+                    .get_secret_value(name, None, Some(AWSCURRENT))
+                    .await
+                    .unwrap();
+                serde_json::from_str(v.payload.as_string().unwrap().expose_secret()).unwrap()
+            }
+        }
+    }
+}
+
+/// `doctor --json` on `name`: its exit code and report.
+fn doctor(place: &Place, db: &Db, name: &str, fix: bool) -> (i32, Value) {
+    let mut args = vec!["doctor", name, "--json"];
+    if fix {
+        args.extend(["--fix", "--yes"]);
+    }
+    let out = place.run(db, &args);
+    (code(&out), json_out(&out))
+}
+
+fn codes(report: &Value) -> Vec<String> {
+    report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["code"].as_str().unwrap().to_string())
+        .collect()
+}
+
+fn finding<'a>(report: &'a Value, code: &str) -> &'a str {
+    report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["code"] == code)
+        .and_then(|f| f["message"].as_str())
+        .unwrap_or_else(|| panic!("{code} in {report}"))
+}
+
+/// Every state doctor tells apart, on one engine and one store: a healthy secret, drift,
+/// a rotation stopped before createSecret, after createSecret (with and without drift),
+/// and after setSecret (the never-strands case), each with the verdict and `--fix`.
+async fn doctor_states(db: Db, place: Place) {
+    let name = format!("doctor/{}", uuid::Uuid::new_v4().simple());
+    let mut init = vec!["init-demo", "--name", name.as_str(), "--json"];
+    init.extend(db.init_args());
+    let demo = json_out(ok(&place.run(&db, &init)));
+    let account = db.account(&demo);
+    let (db2, account2) = (db.clone(), account.clone());
+    rotwise_test_services::run_then_cleanup(
+        async move {
+            let original = place.current(&name).await;
+            let pw0 = original["password"].as_str().unwrap().to_string();
+            if let Place::Endpoint { memory, .. } = &place {
+                // Rotation on with no function to run it: said, then set up.
+                memory.configure_rotation(&name, Some(true), None, None).unwrap();
+                let (code_, r) = doctor(&place, &db, &name, false);
+                assert_eq!(code_, 1, "{r}");
+                assert_eq!(codes(&r), ["no_rotation_function"], "{r}");
+                let lambda = "arn:aws:lambda:us-east-1:123456789012:function:rotwise";
+                memory
+                    .configure_rotation(&name, Some(true), Some(lambda), Some(30))
+                    .unwrap();
+            }
+
+            // Healthy.
+            let (code_, r) = doctor(&place, &db, &name, false);
+            assert_eq!(code_, 0, "{r}");
+            assert_eq!(r["schema"], 2);
+            assert_eq!(r["current_login"], "accepted", "{r}");
+            assert_eq!(r["pending"]["state"], "absent", "{r}");
+            assert_eq!(r["fix"], "none", "{r}");
+
+            // Drift: the password changed by hand. Nothing to fix from the store.
+            let drift = format!("Drift-{}", uuid::Uuid::new_v4().simple());
+            db.set_password(&account, &drift).await;
+            let (code_, r) = doctor(&place, &db, &name, false);
+            assert_eq!(code_, 1, "{r}");
+            assert_eq!(r["current_login"], "refused", "{r}");
+            assert!(
+                finding(&r, "current_refused").starts_with(
+                    "AWSCURRENT is refused by the database: the password was changed outside rotation"
+                ),
+                "{r}"
+            );
+            let before = place.snapshot();
+            let (code_, r) = doctor(&place, &db, &name, true);
+            assert_eq!((code_, r["fix"].as_str()), (1, Some("none")), "{r}");
+            assert_eq!(place.snapshot(), before);
+            db.set_password(&account, &pw0).await;
+
+            // Stopped before createSecret: no value; AWSCURRENT works, so the label goes.
+            let token = place.begin(&db, &name);
+            let (code_, r) = doctor(&place, &db, &name, false);
+            assert_eq!(code_, 1, "{r}");
+            assert_eq!(r["pending"]["state"], "no_value", "{r}");
+            assert_eq!(r["pending"]["version_id"], token.as_str(), "{r}");
+            assert!(finding(&r, "stale_pending").contains("holds no value"), "{r}");
+            assert_eq!(r["fix"], "clear", "{r}");
+            let (code_, r) = doctor(&place, &db, &name, true);
+            assert_eq!(code_, 0, "{r}");
+            assert_eq!(place.labels(&db, &name)[1], None);
+
+            // Stopped after createSecret, and the password changed by hand: neither value
+            // logs in, so --fix changes nothing and says what a person must do.
+            let token = place.begin(&db, &name);
+            place.step(&db, &name, "createSecret", &token);
+            db.set_password(&account, &drift).await;
+            let (code_, r) = doctor(&place, &db, &name, false);
+            assert_eq!(code_, 1, "{r}");
+            assert_eq!(r["pending"]["state"], "refused", "{r}");
+            assert_eq!(r["fix"], "refuse", "{r}");
+            let before = place.snapshot();
+            let out = place.run(&db, &["doctor", &name, "--fix", "--yes"]);
+            assert_eq!(code(&out), 1);
+            assert!(
+                stderr(&out).contains("accepts neither AWSCURRENT nor AWSPENDING")
+                    && stderr(&out).contains("rotwise put"),
+                "{}",
+                stderr(&out)
+            );
+            assert_eq!(place.snapshot(), before, "a refused fix changed the store");
+
+            // The same with AWSCURRENT working again: the label goes, the next rotation runs.
+            db.set_password(&account, &pw0).await;
+            let (code_, r) = doctor(&place, &db, &name, false);
+            assert_eq!(code_, 1, "{r}");
+            assert!(
+                finding(&r, "stale_pending").contains("refuses its value"),
+                "{r}"
+            );
+            assert_eq!(r["fix"], "clear", "{r}");
+            let (code_, r) = doctor(&place, &db, &name, true);
+            assert_eq!(code_, 0, "{r}");
+            let [current, pending, _] = place.labels(&db, &name);
+            assert_eq!(pending, None);
+            assert_ne!(current.as_deref(), Some(token.as_str()));
+
+            // Stopped after setSecret (single user): the database holds only AWSPENDING's
+            // value. Clearing the label would strand the secret; --fix finishes instead.
+            let [old_current, ..] = place.labels(&db, &name);
+            let token = place.begin(&db, &name);
+            place.step(&db, &name, "createSecret", &token);
+            place.step(&db, &name, "setSecret", &token);
+            assert!(!db.logs_in(&place.current(&name).await).await);
+            let (code_, r) = doctor(&place, &db, &name, false);
+            assert_eq!(code_, 1, "{r}");
+            assert_eq!(r["current_login"], "refused", "{r}");
+            assert_eq!(r["pending"]["state"], "accepted", "{r}");
+            assert_eq!(r["fix"], "finish", "{r}");
+            assert!(finding(&r, "pending_set").contains("setSecret ran"), "{r}");
+            assert!(
+                finding(&r, "current_refused").contains("the rotation did not finish"),
+                "{r}"
+            );
+            let (code_, r) = doctor(&place, &db, &name, true);
+            assert_eq!(code_, 0, "{r}");
+            assert!(
+                r["findings"].as_array().unwrap().iter().all(|f| f["fixed"] == true),
+                "{r}"
+            );
+            assert_eq!(
+                place.labels(&db, &name),
+                [Some(token.clone()), None, old_current.clone()]
+            );
+            let now = place.current(&name).await;
+            assert!(db.logs_in(&now).await, "AWSCURRENT logs in after the fix");
+            let (code_, r) = doctor(&place, &db, &name, false);
+            assert_eq!(code_, 0, "{r}");
+
+            // And a normal rotation runs; the application's AWSCURRENT logs in after it.
+            place.rotate(&db, &name);
+            let after = place.current(&name).await;
+            assert_ne!(after["password"], now["password"]);
+            assert!(db.logs_in(&after).await, "AWSCURRENT logs in after rotating");
+            assert!(!db.logs_in(&now).await, "the replaced password is refused");
+            let everything = place.snapshot();
+            assert!(codes(&doctor(&place, &db, &name, false).1).is_empty());
+            assert_eq!(place.snapshot(), everything, "doctor without --fix writes nothing");
+        },
+        async move { db2.drop_user(&account2).await },
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn doctor_states_postgres_file_store() {
+    if let Some(db) = Db::pg() {
+        doctor_states(db, Place::file()).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn doctor_states_postgres_local_endpoint() {
+    if let Some(db) = Db::pg() {
+        doctor_states(db, Place::endpoint()).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn doctor_states_mysql_file_store() {
+    if let Some(db) = Db::mysql() {
+        doctor_states(db, Place::file()).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn doctor_states_mysql_local_endpoint() {
+    if let Some(db) = Db::mysql() {
+        doctor_states(db, Place::endpoint()).await;
+    }
 }

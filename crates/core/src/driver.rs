@@ -63,6 +63,8 @@ pub struct Driver {
     store: Arc<dyn SecretStore>,
     rotator: Arc<dyn Rotator>,
     passwords: PasswordSource,
+    /// Run the steps even when `RotationEnabled` is false ([`Driver::finishing_by_hand`]).
+    by_hand: bool,
 }
 
 impl Driver {
@@ -72,7 +74,20 @@ impl Driver {
             store,
             rotator,
             passwords: PasswordSource::default(),
+            by_hand: false,
         }
+    }
+
+    /// For an operator finishing a rotation by hand (`rotwise doctor --fix`): skip the
+    /// `RotationEnabled` pre-check, the only one that does not protect the secret.
+    /// `CancelRotateSecret` turns rotation off and leaves AWSPENDING where it was, possibly
+    /// after setSecret already gave the database that value; the rotation function
+    /// refuses such a secret, yet finishing it is what makes its AWSCURRENT log in again.
+    /// Every other check (the token's version exists, holds AWSPENDING, is not already
+    /// AWSCURRENT) still runs.
+    pub fn finishing_by_hand(mut self) -> Self {
+        self.by_hand = true;
+        self
     }
 
     /// Use `passwords` for new passwords.
@@ -137,7 +152,7 @@ impl Driver {
             })?;
 
         // AWS's pre-checks, in AWS's order.
-        if description.rotation_enabled == Some(false) {
+        if description.rotation_enabled == Some(false) && !self.by_hand {
             return Err(PrecheckError::RotationDisabled {
                 secret_id: secret_id.clone(),
             }

@@ -258,6 +258,49 @@ async fn finish_moves_current_and_previous_follows() {
     assert_eq!(f.store.snapshot(), before);
 }
 
+/// A cancelled rotation (rotation off, AWSPENDING left behind): the rotation function's
+/// driver refuses it; one finishing by hand runs the steps, and only the enabled check is
+/// skipped (a token that is not AWSPENDING is still refused).
+#[tokio::test]
+async fn finishing_by_hand_skips_only_the_rotation_enabled_check() {
+    let f = fixture(SECRET);
+    let token = f.store.begin_rotation(&f.arn).unwrap();
+    run(&f, "createSecret", &token).await.unwrap();
+    f.store
+        .configure_rotation(&f.arn, Some(false), None, None)
+        .unwrap();
+    let before = f.store.snapshot();
+    let err = run(&f, "finishSecret", &token).await.unwrap_err();
+    assert!(
+        err.to_string().contains("is not enabled for rotation"),
+        "{err}"
+    );
+    assert_eq!(f.store.snapshot(), before);
+
+    let by_hand = Driver::new(f.store.clone(), f.rotator.clone()).finishing_by_hand();
+    let event = |step: &str, token: &str| {
+        RotationEvent::from_json(
+            &json!({"Step": step, "SecretId": f.arn, "ClientRequestToken": token}),
+        )
+        .unwrap()
+    };
+    let unknown = "00000000-0000-0000-0000-000000000000";
+    let err = by_hand
+        .handle(&event("finishSecret", unknown))
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("has no stage for rotation"),
+        "{err}"
+    );
+    assert_eq!(f.store.snapshot(), before);
+    for step in ["testSecret", "finishSecret"] {
+        by_hand.handle(&event(step, &token)).await.unwrap();
+    }
+    let d = f.store.describe_secret(&f.arn).await.unwrap();
+    assert_eq!(d.version_with_stage(AWSCURRENT), Some(token.as_str()));
+}
+
 #[tokio::test]
 async fn unknown_secret_is_a_store_error() {
     let f = fixture(SECRET);
