@@ -625,6 +625,17 @@ async fn init_demo_then_rotate_changes_the_real_password() {
             assert_eq!(r["proof"]["new_login"]["result"], "accepted");
             assert_eq!(r["proof"]["old_login"]["result"], "refused");
             assert!(r["labels_before"].is_object() && r["labels_after"].is_object());
+            // The Lambda's metrics, per step: 10 Secrets Manager calls in all (single
+            // user), logins only where the engine makes them, none refused.
+            let steps = r["steps"].as_array().unwrap();
+            let total = |k: &str| steps.iter().map(|s| s[k].as_u64().unwrap()).sum::<u64>();
+            assert_eq!(total("secrets_manager_calls"), 10, "{r}");
+            assert_eq!(total("failed_database_logins"), 0, "{r}");
+            assert_eq!(
+                steps[0]["database_logins"], 0,
+                "createSecret logs in nowhere: {r}"
+            );
+            assert!(steps[1]["database_logins"].as_u64() >= Some(1), "{r}");
         },
         async move {
             let admin = pg2.admin().await;

@@ -16,7 +16,8 @@
 //! - [`store`]: the [`store::SecretStore`] trait, an in-memory store with the service's
 //!   semantics and the AWS SDK store;
 //! - [`password`]: `GetRandomPassword`'s policy, generated locally from the OS CSPRNG;
-//! - [`config`]: the environment read once ([`config::Env`]) and its errors.
+//! - [`config`]: the environment read once ([`config::Env`]) and its errors;
+//! - [`metrics`]: the Secrets Manager calls and target logins a step makes, counted.
 //!
 //! Secret values are [`secrecy`] types throughout: `Debug` redacts them and they never
 //! reach an error message or a log.
@@ -48,6 +49,7 @@ pub mod driver;
 pub mod error;
 pub mod event;
 pub mod logs;
+pub mod metrics;
 pub mod password;
 pub mod rotator;
 pub mod store;

@@ -112,6 +112,7 @@ pub fn finish<S, E: Engine>(
     mode: TlsMode,
     result: Result<S, Attempt>,
 ) -> Result<S, DbError> {
+    rotwise_core::metrics::record_login(result.is_ok());
     match result {
         Ok(session) => {
             tracing::debug!(

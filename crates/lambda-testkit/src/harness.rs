@@ -777,6 +777,18 @@ pub async fn try_login_refused<F: Fixture>(fx: &F, bin: &Path) -> Result<(), Err
         let report = h
             .try_step_fails("setSecret", &arn, &token, expected)
             .await?;
+        let metrics = emf_lines(&h.process.stdout())?;
+        let failed = metrics
+            .iter()
+            .find(|m| m["Step"] == "setSecret")
+            .ok_or("no metrics line for the failed setSecret")?;
+        ensure(
+            failed["Failure"] == 1
+                && failed["Success"] == 0
+                && failed["ErrorType"] == expected
+                && failed["FailedDatabaseLogins"].as_u64() >= Some(1),
+            || format!("the failed setSecret's metrics: {failed}"),
+        )?;
         assert_not_leaked(&mut h, &report, &wrong).await?;
         ensure(!report.body.to_string().contains(&real), || {
             format!("the error report contains the real password: {report:?}")
@@ -789,6 +801,186 @@ pub async fn try_login_refused<F: Fixture>(fx: &F, bin: &Path) -> Result<(), Err
     .await;
     fx.drop_users(std::slice::from_ref(&user)).await;
     result
+}
+
+/// The CloudWatch Embedded Metric Format lines in a function's stdout, each checked
+/// against the EMF specification
+/// (<https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/CloudWatch_Embedded_Metric_Format_Specification.html>):
+/// a JSON object whose `_aws` member holds an integer `Timestamp` (milliseconds since the
+/// epoch, here within a day of now) and a non-empty `CloudWatchMetrics` array of
+/// directives; each directive has a `Namespace`, `Dimensions` (arrays of at most 30
+/// dimension names, each a string member of the line) and at most 100 `Metrics`, each with
+/// a `Name` whose member is a number (or an array of at most 100 numbers) and a `Unit`
+/// from CloudWatch's list.
+///
+/// # Errors
+///
+/// The first line that breaks the specification, and why.
+pub fn emf_lines(stdout: &str) -> Result<Vec<Value>, Error> {
+    const UNITS: [&str; 27] = [
+        "Seconds",
+        "Microseconds",
+        "Milliseconds",
+        "Bytes",
+        "Kilobytes",
+        "Megabytes",
+        "Gigabytes",
+        "Terabytes",
+        "Bits",
+        "Kilobits",
+        "Megabits",
+        "Gigabits",
+        "Terabits",
+        "Percent",
+        "Count",
+        "Bytes/Second",
+        "Kilobytes/Second",
+        "Megabytes/Second",
+        "Gigabytes/Second",
+        "Terabytes/Second",
+        "Bits/Second",
+        "Kilobits/Second",
+        "Megabits/Second",
+        "Gigabits/Second",
+        "Terabits/Second",
+        "Count/Second",
+        "None",
+    ];
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i128);
+    let mut lines = Vec::new();
+    for line in stdout.lines().filter(|l| l.contains("\"_aws\"")) {
+        let bad = |why: &str| -> Error {
+            format!("EMF line breaks the specification ({why}): {line}").into()
+        };
+        let v: Value = serde_json::from_str(line).map_err(|e| bad(&e.to_string()))?;
+        let aws = v
+            .get("_aws")
+            .filter(|a| a.is_object())
+            .ok_or_else(|| bad("no _aws object"))?;
+        let ts = aws["Timestamp"]
+            .as_i64()
+            .ok_or_else(|| bad("Timestamp is not an integer"))?;
+        if (i128::from(ts) - now_ms).abs() > 86_400_000 {
+            return Err(bad("Timestamp is not milliseconds near now"));
+        }
+        let directives = aws["CloudWatchMetrics"]
+            .as_array()
+            .filter(|d| !d.is_empty())
+            .ok_or_else(|| bad("CloudWatchMetrics is not a non-empty array"))?;
+        for d in directives {
+            if !d["Namespace"]
+                .as_str()
+                .is_some_and(|n| !n.is_empty() && n.len() <= 255)
+            {
+                return Err(bad("Namespace"));
+            }
+            let sets = d["Dimensions"]
+                .as_array()
+                .ok_or_else(|| bad("Dimensions is not an array"))?;
+            for set in sets {
+                let names = set
+                    .as_array()
+                    .filter(|s| s.len() <= 30)
+                    .ok_or_else(|| bad("a dimension set"))?;
+                for n in names {
+                    let n = n
+                        .as_str()
+                        .ok_or_else(|| bad("a dimension name is not a string"))?;
+                    if !v[n].is_string() {
+                        return Err(bad(&format!("dimension {n} has no string member")));
+                    }
+                }
+            }
+            let metrics = d["Metrics"]
+                .as_array()
+                .filter(|m| m.len() <= 100)
+                .ok_or_else(|| bad("Metrics"))?;
+            for m in metrics {
+                let name = m["Name"]
+                    .as_str()
+                    .ok_or_else(|| bad("a metric without Name"))?;
+                let value = &v[name];
+                let numeric = value.is_number()
+                    || value
+                        .as_array()
+                        .is_some_and(|a| a.len() <= 100 && a.iter().all(Value::is_number));
+                if !numeric {
+                    return Err(bad(&format!("metric {name} has no numeric member")));
+                }
+                if let Some(unit) = m.get("Unit")
+                    && !unit.as_str().is_some_and(|u| UNITS.contains(&u))
+                {
+                    return Err(bad(&format!(
+                        "metric {name}'s Unit {unit} is not CloudWatch's"
+                    )));
+                }
+            }
+        }
+        lines.push(v);
+    }
+    Ok(lines)
+}
+
+/// The metrics of `rotations` successful rotations in `logs` (see [`emf_lines`]): four
+/// step lines each, in order, with `Success` 1, the function's `engine` and `strategy`;
+/// one rotation line each whose `RotationSecretsManagerCalls` is `calls` and equals the sum
+/// of its steps' `SecretsManagerCalls` (what the local endpoint counted is checked by the
+/// caller), and whose `RotationDatabaseLogins` is its steps' `DatabaseLogins`, at least
+/// one, none failed. Panics with the lines otherwise.
+pub fn assert_rotation_metrics(
+    logs: &str,
+    engine: &str,
+    strategy: &str,
+    rotations: usize,
+    calls: u64,
+) {
+    let lines = emf_lines(logs).unwrap_or_else(|e| panic!("{e}"));
+    let steps: Vec<&Value> = lines.iter().filter(|l| l.get("Step").is_some()).collect();
+    let done: Vec<&Value> = lines
+        .iter()
+        .filter(|l| l.get("Rotations").is_some())
+        .collect();
+    assert_eq!(steps.len(), 4 * rotations, "step lines: {lines:#?}");
+    assert_eq!(done.len(), rotations, "rotation lines: {lines:#?}");
+    for (i, line) in steps.iter().enumerate() {
+        assert_eq!(line["Step"], STEPS[i % 4], "{line}");
+        assert_eq!(line["Engine"], engine, "{line}");
+        assert_eq!(line["Strategy"], strategy, "{line}");
+        assert_eq!(
+            (line["Success"].as_u64(), line["Failure"].as_u64()),
+            (Some(1), Some(0)),
+            "{line}"
+        );
+        assert_eq!(line["FailedDatabaseLogins"], 0, "{line}");
+    }
+    for rotation in done {
+        let token = &rotation["VersionId"];
+        let of_it: Vec<&&Value> = steps.iter().filter(|l| &l["VersionId"] == token).collect();
+        assert_eq!(of_it.len(), 4, "{rotation}");
+        let sum = |k: &str| {
+            of_it
+                .iter()
+                .map(|l| l[k].as_u64().unwrap_or(0))
+                .sum::<u64>()
+        };
+        assert_eq!(rotation["RotationSecretsManagerCalls"], calls, "{rotation}");
+        assert_eq!(sum("SecretsManagerCalls"), calls, "{rotation}");
+        assert_eq!(
+            rotation["RotationDatabaseLogins"],
+            sum("DatabaseLogins"),
+            "{rotation}"
+        );
+        assert!(sum("DatabaseLogins") >= 1, "{rotation}");
+        assert!(
+            rotation["RotationDuration"]
+                .as_f64()
+                .is_some_and(|d| d > 0.0),
+            "{rotation}"
+        );
+        assert_eq!(rotation["Rotations"], 1);
+    }
 }
 
 /// `verify-full` with a `ROTATION_CA_FILE` that did not sign the server's certificate

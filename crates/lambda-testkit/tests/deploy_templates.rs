@@ -605,6 +605,118 @@ fn every_lambda_has_its_template() {
             assert_eq!(variables[*var], json!({"Ref": param}), "{at}: {var}");
             assert!(params[*param].is_object(), "{at}: parameter {param}");
         }
+        // Metrics: the namespace the function writes to is the one the alarm watches, on
+        // the metric and dimension the function writes (rotwise_lambda::metrics).
+        use rotwise_lambda::metrics::{
+            DEFAULT_NAMESPACE, ENV_NAMESPACE, FAILURE_METRIC, FUNCTION_DIMENSION,
+        };
+        assert_eq!(
+            variables[ENV_NAMESPACE],
+            json!({"Ref": "MetricsNamespace"}),
+            "{at}"
+        );
+        assert_eq!(
+            params["MetricsNamespace"]["Default"], DEFAULT_NAMESPACE,
+            "{at}"
+        );
+        assert_eq!(
+            params["AlarmTopicArn"]["Default"], "",
+            "{at}: the alarm is optional"
+        );
+        let alarm = &t["Resources"]["FailedStepsAlarm"];
+        assert_eq!(alarm["Type"], "AWS::CloudWatch::Alarm", "{at}");
+        assert_eq!(alarm["Condition"], "HasAlarm", "{at}");
+        assert_eq!(
+            t["Conditions"]["HasAlarm"],
+            json!({"Fn::Not": [{"Fn::Equals": [{"Ref": "AlarmTopicArn"}, ""]}]}),
+            "{at}"
+        );
+        let a = &alarm["Properties"];
+        assert_eq!(a["Namespace"], json!({"Ref": "MetricsNamespace"}), "{at}");
+        assert_eq!(a["MetricName"], FAILURE_METRIC, "{at}");
+        assert_eq!(
+            a["Dimensions"],
+            json!([{"Name": FUNCTION_DIMENSION, "Value": {"Ref": "Function"}}]),
+            "{at}: the function's own dimension set"
+        );
+        assert_eq!(
+            (&a["Statistic"], &a["Threshold"], &a["ComparisonOperator"]),
+            (
+                &json!("Sum"),
+                &json!(1),
+                &json!("GreaterThanOrEqualToThreshold")
+            ),
+            "{at}: one failed step alarms"
+        );
+        assert_eq!(a["AlarmActions"], json!([{"Ref": "AlarmTopicArn"}]), "{at}");
+        assert_eq!(a["TreatMissingData"], "notBreaching", "{at}");
+
+        // VPC: an optional Secrets Manager interface endpoint (private DNS) admitting only the
+        // function's security group on 443, and an optional rule on the database's group.
+        let endpoint = &t["Resources"]["SecretsManagerEndpoint"];
+        assert_eq!(
+            endpoint["Condition"], "CreatesSecretsManagerEndpoint",
+            "{at}"
+        );
+        let e = &endpoint["Properties"];
+        assert_eq!(e["VpcEndpointType"], "Interface", "{at}");
+        assert_eq!(
+            e["ServiceName"],
+            json!({"Fn::Sub": "com.amazonaws.${AWS::Region}.secretsmanager"}),
+            "{at}"
+        );
+        assert_eq!(e["PrivateDnsEnabled"], true, "{at}");
+        assert_eq!(
+            e["SecurityGroupIds"],
+            json!([{"Ref": "SecretsManagerEndpointSecurityGroup"}]),
+            "{at}"
+        );
+        let function_sg = json!({"Fn::Select": [0, {"Ref": "SecurityGroupIds"}]});
+        let sg = &t["Resources"]["SecretsManagerEndpointSecurityGroup"];
+        assert_eq!(sg["Condition"], "CreatesSecretsManagerEndpoint", "{at}");
+        assert_eq!(
+            sg["Properties"]["SecurityGroupIngress"],
+            json!([{"IpProtocol": "tcp", "FromPort": 443, "ToPort": 443,
+                    "SourceSecurityGroupId": function_sg, "Description": "the rotation function"}]),
+            "{at}: HTTPS from the function only"
+        );
+        let db = &t["Resources"]["DatabaseIngress"];
+        assert_eq!(db["Condition"], "HasDatabaseRule", "{at}");
+        assert_eq!(
+            db["Properties"]["SourceSecurityGroupId"], function_sg,
+            "{at}"
+        );
+        assert_eq!(
+            db["Properties"]["FromPort"],
+            json!({"Ref": "DatabasePort"}),
+            "{at}"
+        );
+        assert_eq!(
+            db["Properties"]["ToPort"],
+            json!({"Ref": "DatabasePort"}),
+            "{at}"
+        );
+        let port = match engine.as_str() {
+            "postgres" => 5432,
+            "mysql" => 3306,
+            "redshift" => 5439,
+            other => panic!("{other}: its default port"),
+        };
+        assert_eq!(params["DatabasePort"]["Default"], port, "{at}");
+        for (condition, param) in [
+            (
+                "CreatesSecretsManagerEndpoint",
+                "CreateSecretsManagerEndpoint",
+            ),
+            ("HasDatabaseRule", "DatabaseSecurityGroupId"),
+        ] {
+            let c = t["Conditions"][condition]["Fn::And"].to_string();
+            assert!(
+                c.contains("HasVpc") && c.contains(param),
+                "{at}: {condition} needs a VPC and {param}: {c}"
+            );
+        }
+
         let example = &t["Resources"]["ExampleSecret"]["Properties"]["GenerateSecretString"];
         assert_eq!(
             example["ExcludeCharacters"], exclude,

@@ -10,6 +10,8 @@
 //! - [`logging`]: JSON logs when Lambda's log format is JSON, the level from
 //!   `AWS_LAMBDA_LOG_LEVEL`, then `RUST_LOG`, then INFO; below INFO only rotwise's own
 //!   targets, never a dependency's nor one the binary names, whatever the filter says.
+//! - [`metrics`]: one CloudWatch Embedded Metric Format line per step and per completed
+//!   rotation on stdout (duration, success, Secrets Manager calls, database logins).
 //! - [`guard`]: with `ROTATION_MASTER_SECRET_ARN`, the function reads only the secret it
 //!   rotates and that master secret, whatever a secret's `masterarn` says.
 //! - [`run`]: the process — configuration, store and rotator built once with no network
@@ -39,6 +41,7 @@
 pub mod config;
 pub mod guard;
 pub mod logging;
+pub mod metrics;
 mod runtime;
 
 pub use config::LambdaConfig;

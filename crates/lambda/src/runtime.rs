@@ -1,18 +1,21 @@
 //! The process: environment → configuration → store and rotator → `lambda_runtime`.
 
+use std::io::Write;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Instant;
 
 use lambda_runtime::{Diagnostic, LambdaEvent, service_fn};
 use rotwise_core::config::{ConfigError, Env};
-use rotwise_core::store::LazyAwsStore;
-use rotwise_core::{Driver, PasswordSource, RotationError, Rotator};
+use rotwise_core::metrics::{CallCounter, Counts};
+use rotwise_core::store::{Layered, LazyAwsStore};
+use rotwise_core::{Driver, PasswordSource, RotationError, Rotator, Step, StepOutcome};
 use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::config::LambdaConfig;
 use crate::logging::LogConfig;
+use crate::metrics::{Metrics, StepRecord};
 
 /// Lambda's variable for the Runtime API's `host:port`.
 pub const ENV_RUNTIME_API: &str = "AWS_LAMBDA_RUNTIME_API";
@@ -34,12 +37,47 @@ pub fn diagnostic(error: &RotationError) -> Diagnostic {
 /// Handle one invocation: the event is parsed and validated by the driver (a malformed
 /// event changes nothing). Success returns `null`, as AWS's functions do.
 pub async fn handle(driver: &Driver, event: &Value) -> Result<Value, Diagnostic> {
-    // The secret this invocation may read (see `guard`); a malformed event reads nothing.
+    step(driver, event)
+        .await
+        .map(|_| Value::Null)
+        .map_err(|e| diagnostic(&e))
+}
+
+/// One step, reading only the event's secret and the master (see `guard`); a malformed
+/// event reads nothing.
+async fn step(driver: &Driver, event: &Value) -> Result<StepOutcome, RotationError> {
     let secret_id = event.get("SecretId").and_then(Value::as_str);
-    match crate::guard::for_secret(secret_id, driver.handle_json(event)).await {
-        Ok(_) => Ok(Value::Null),
-        Err(e) => Err(diagnostic(&e)),
+    crate::guard::for_secret(secret_id, driver.handle_json(event)).await
+}
+
+/// [`handle`], timed and counted, with its metrics written to stdout
+/// ([`crate::metrics`]).
+async fn handle_measured(
+    driver: &Driver,
+    calls: &CallCounter,
+    metrics: &Metrics,
+    event: &Value,
+) -> Result<Value, Diagnostic> {
+    let started = Instant::now();
+    let before = Counts::now(calls);
+    let result = step(driver, event).await;
+    let field = |k: &str| event.get(k).and_then(Value::as_str).unwrap_or("");
+    let record = StepRecord {
+        step: field("Step"),
+        secret_id: field("SecretId"),
+        token: field("ClientRequestToken"),
+        duration: started.elapsed(),
+        error_type: result.as_ref().err().map(RotationError::error_type),
+        completed_rotation: matches!(result, Ok(StepOutcome::Done(Step::FinishSecret))),
+        counts: Counts::now(calls) - before,
+    };
+    let mut out = std::io::stdout().lock();
+    for line in metrics.lines(&record) {
+        // Best effort: a metric never fails a step.
+        let _ = writeln!(out, "{line}");
     }
+    drop(out);
+    result.map(|_| Value::Null).map_err(|e| diagnostic(&e))
 }
 
 /// What a binary tells [`run`] about itself.
@@ -87,10 +125,11 @@ where
         let init = log.and_then(|_| {
             let config = LambdaConfig::from_env(&env, function.default_exclude_characters)?;
             let master = crate::guard::master_from_env(&env)?;
+            let metrics = Metrics::from_env(&env, engine)?;
             let rotator = make_rotator(&env)?;
-            Ok((config, master, rotator))
+            Ok((config, master, metrics, rotator))
         });
-        let (config, master, rotator) = match init {
+        let (config, master, metrics, rotator) = match init {
             Ok(ok) => ok,
             Err(e) => {
                 tracing::error!(variable = %e.var, error = %e, "invalid configuration; the function cannot start");
@@ -103,9 +142,11 @@ where
         // Configured on the first invocation: see LazyAwsStore. Reads limited to the
         // rotated secret and the master (see `guard`).
         let store = crate::guard::ReadGuard::new(Arc::new(LazyAwsStore::new()), master.clone());
+        let store = Arc::new(Layered(CallCounter::new(Arc::new(store))));
         let driver = Arc::new(
-            Driver::new(Arc::new(store), rotator).with_passwords(config.passwords.clone()),
+            Driver::new(store.clone(), rotator).with_passwords(config.passwords.clone()),
         );
+        let metrics = Arc::new(metrics);
         tracing::info!(
             engine,
             rotator = driver.rotator().name(),
@@ -120,11 +161,11 @@ where
         );
 
         let handler = service_fn(move |event: LambdaEvent<Value>| {
-            let driver = driver.clone();
+            let (driver, store, metrics) = (driver.clone(), store.clone(), metrics.clone());
             async move {
                 // Never the payload: it holds the RotationToken.
                 tracing::debug!(request_id = %event.context.request_id, "invocation received");
-                handle(&driver, &event.payload).await
+                handle_measured(&driver, &store.0, &metrics, &event.payload).await
             }
         });
         match lambda_runtime::run(handler).await {

@@ -1188,3 +1188,23 @@ async fn describe_secret_carries_tags_to_the_aws_store() {
     let copy = MemoryStore::import_json(&endpoint.store().export_json()).unwrap();
     assert_eq!(copy.describe_secret(&arn).await.unwrap().tags, d.tags);
 }
+
+/// No answer from Secrets Manager (here a closed port; in a Lambda, a VPC without a route
+/// to the service): a `Transport` error whose message says so first and names the fix.
+#[tokio::test]
+async fn an_unreachable_endpoint_is_named_with_its_fix() {
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let store = AwsStore::for_endpoint(format!("http://127.0.0.1:{port}"), "us-east-1");
+    let err = store.describe_secret("any").await.unwrap_err();
+    assert_eq!(err.kind, StoreErrorKind::Transport, "{err}");
+    let text = err.to_string();
+    assert!(
+        text.contains(rotwise_core::store::SM_UNREACHABLE)
+            && text.contains("CreateSecretsManagerEndpoint")
+            && text.contains("Secrets Manager unreachable\""),
+        "{text}"
+    );
+}

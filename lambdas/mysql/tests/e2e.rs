@@ -14,7 +14,7 @@ use rotwise_lambda_testkit::emulator::Outcome;
 use rotwise_lambda_testkit::harness::{
     COMMON_BAD_ENV, Fixture, Harness, assert_bad_env_stops_init, assert_error_types,
     assert_init_is_offline, assert_invalid_events_change_nothing, assert_log_capture_works,
-    credentials_in, users_of,
+    assert_rotation_metrics, credentials_in, users_of,
 };
 use rotwise_test_services::{require_mysql, run_then_cleanup, unique_name};
 use serde_json::Value;
@@ -107,6 +107,7 @@ async fn single_user_rotation_through_the_runtime_api() {
 
             let logs = h.logs().await;
             assert_log_capture_works(&logs, &arn);
+            assert_rotation_metrics(&logs, "mysql", "single", 2, 10);
             assert_no_password(&logs, &server_log, &[&initial, &new, &newer]);
         }
     };
@@ -187,6 +188,7 @@ async fn alternating_rotation_through_the_runtime_api() {
 
             let logs = h.logs().await;
             assert_log_capture_works(&logs, &arn);
+            assert_rotation_metrics(&logs, "mysql", "alternating", 2, 11);
             assert_no_password(&logs, &server_log, &[&initial, &master_pw, &p1, &p2]);
         }
     };

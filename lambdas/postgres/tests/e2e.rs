@@ -11,7 +11,7 @@ use rotwise_core::store::{AWSCURRENT, MemoryStore};
 use rotwise_lambda_testkit::harness::{
     COMMON_BAD_ENV, Fixture, Harness, assert_bad_env_stops_init, assert_error_types,
     assert_init_is_offline, assert_invalid_events_change_nothing, assert_log_capture_works,
-    credentials_in, users_of,
+    assert_rotation_metrics, credentials_in, users_of,
 };
 use rotwise_test_services::{require_pg, run_then_cleanup, unique_name};
 use support::Pg;
@@ -69,6 +69,7 @@ async fn single_user_rotation_through_the_runtime_api() {
 
             let logs = h.logs().await;
             assert_log_capture_works(&logs, &arn);
+            assert_rotation_metrics(&logs, "postgres", "single", 2, 10);
             for (what, pw) in [("initial", &initial), ("first", &new), ("second", &newer)] {
                 assert!(
                     !logs.contains(pw.as_str()),
@@ -135,6 +136,7 @@ async fn alternating_rotation_through_the_runtime_api() {
 
             let logs = h.logs().await;
             assert_log_capture_works(&logs, &arn);
+            assert_rotation_metrics(&logs, "postgres", "alternating", 2, 11);
             for pw in [&initial, &master_pw, &p1, &p2] {
                 assert!(!logs.contains(pw.as_str()), "a password is in the logs");
             }

@@ -5,8 +5,9 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use clap::Args;
+use rotwise_core::metrics::{CallCounter, Counts};
 use rotwise_core::store::{
-    AWSCURRENT, AWSPENDING, AwsStore, SecretDescription, SecretStore, StoreErrorKind,
+    AWSCURRENT, AWSPENDING, AwsStore, Layered, SecretDescription, SecretStore, StoreErrorKind,
 };
 use rotwise_core::{Driver, PasswordSource, RotationError, RotationEvent, Step};
 use secrecy::ExposeSecret;
@@ -107,9 +108,11 @@ async fn locally(args: &RotateArgs, ctx: &Ctx, file: &FileLayer) -> Result<(), C
         );
         println!("  labels before: {}", labels_text(&labels(&plan.before)));
     }
-    let driver = Driver::new(store.clone(), plan.loaded.rotator.clone())
+    // Counted as the Lambda counts them (its EMF metrics): calls and logins per step.
+    let counted = Arc::new(Layered(CallCounter::new(store.clone())));
+    let driver = Driver::new(counted.clone(), plan.loaded.rotator.clone())
         .with_passwords(plan.passwords.clone());
-    let (steps, failure) = run_steps(&driver, &arn, &token, ctx.json).await;
+    let (steps, failure) = run_steps(&driver, &counted.0, &arn, &token, ctx.json).await;
     let mut result = json!({
         "secret": secret,
         "arn": arn,
@@ -293,15 +296,18 @@ fn start(
     })
 }
 
-/// The four steps, each timed; stops at the first failure.
+/// The four steps, each timed and counted (the fields of the Lambda's metrics); stops at
+/// the first failure.
 async fn run_steps(
     driver: &Driver,
+    calls: &CallCounter,
     arn: &str,
     token: &str,
     json: bool,
 ) -> (Vec<Value>, Option<(Step, RotationError)>) {
     let mut steps = Vec::new();
     for step in Step::ALL {
+        let before = Counts::now(calls);
         let started = Instant::now();
         let result = driver
             .handle(&RotationEvent::new(
@@ -311,18 +317,27 @@ async fn run_steps(
             ))
             .await;
         let ms = started.elapsed().as_secs_f64() * 1000.0;
+        let c = Counts::now(calls) - before;
+        let mut line = json!({
+            "step": step.as_str(), "ok": result.is_ok(), "duration_ms": ms,
+            "secrets_manager_calls": c.secrets_manager_calls,
+            "database_logins": c.logins, "failed_database_logins": c.failed_logins,
+        });
         match result {
             Ok(outcome) => {
                 if !json {
                     println!("  {:<13} ok      {:>8.1} ms", step.as_str(), ms);
                 }
-                steps.push(json!({"step": step.as_str(), "ok": true, "duration_ms": ms, "outcome": format!("{outcome:?}")}));
+                line["outcome"] = format!("{outcome:?}").into();
+                steps.push(line);
             }
             Err(e) => {
                 if !json {
                     println!("  {:<13} FAILED  {:>8.1} ms", step.as_str(), ms);
                 }
-                steps.push(json!({"step": step.as_str(), "ok": false, "duration_ms": ms, "error": e.to_string()}));
+                line["error"] = e.to_string().into();
+                line["error_type"] = e.error_type().into();
+                steps.push(line);
                 return (steps, Some((step, e)));
             }
         }

@@ -67,6 +67,10 @@ use crate::password::PasswordPolicy;
 
 /// The environment variable AWS's rotation functions read for the Secrets Manager
 /// endpoint URL.
+/// How a Secrets Manager call that never got an answer (DNS, TCP, TLS or a timeout)
+/// starts its message: in a Lambda, almost always a VPC without a route to the service.
+pub const SM_UNREACHABLE: &str = "Secrets Manager unreachable from the function's network";
+
 pub const ENDPOINT_ENV: &str = "SECRETS_MANAGER_ENDPOINT";
 
 /// How many `ListSecretVersionIds` pages to follow before giving up: a guard against an
@@ -225,10 +229,11 @@ impl AwsStore {
                 StoreErrorKind::Transport,
                 operation,
                 format!(
-                    "could not reach Secrets Manager at {}: {}. Check {ENDPOINT_ENV} (or the \
-                     standard AWS endpoint settings) and that the network allows the \
-                     connection (a Lambda in a VPC needs a Secrets Manager VPC endpoint or a \
-                     NAT gateway)",
+                    "{SM_UNREACHABLE}: could not reach {}: {}. A function in a VPC needs a \
+                     Secrets Manager interface endpoint (the templates' \
+                     CreateSecretsManagerEndpoint) or a NAT gateway, and its security group \
+                     must allow HTTPS out; check {ENDPOINT_ENV} (or the standard AWS endpoint \
+                     settings). See the troubleshooting page, \"Secrets Manager unreachable\"",
                     self.endpoint,
                     DisplayErrorContext(&err)
                 ),
