@@ -26,7 +26,7 @@ use clap::{Parser, Subcommand};
 use rotwise_core::config::Env;
 
 use crate::backend::{Backend, StoreArgs};
-use crate::commands::{Ctx, debug, doctor, init_demo, put, rotate, status};
+use crate::commands::{Ctx, debug, doctor, get, init_demo, put, rotate, status};
 use crate::error::{CliError, EXIT_FAILED};
 
 #[derive(Parser)]
@@ -56,6 +56,9 @@ enum Command {
     Rotate(rotate::RotateArgs),
     /// Versions, labels, dates and rotation settings of a secret.
     Status(status::StatusArgs),
+    /// Print a secret's value (AWSCURRENT unless --version-stage/--version-id), as an
+    /// application reads it.
+    Get(get::GetArgs),
     /// Find what blocks rotation and say how to fix it.
     Doctor(doctor::DoctorArgs),
     /// Development helpers for tests (hidden).
@@ -86,6 +89,7 @@ async fn run(cli: Cli, env: Env) -> Result<(), CliError> {
         Command::InitDemo(args) => init_demo::run(args, &ctx).await,
         Command::Rotate(args) => rotate::run(args, &ctx).await,
         Command::Status(args) => status::run(args, &ctx).await,
+        Command::Get(args) => get::run(args, &ctx).await,
         Command::Doctor(args) => doctor::run(args, &ctx).await,
         Command::Debug(command) => debug::run(command, &ctx).await,
     }

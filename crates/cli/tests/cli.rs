@@ -1834,3 +1834,43 @@ async fn doctor_states_mysql_local_endpoint() {
         doctor_states(db, Place::endpoint()).await;
     }
 }
+
+/// `get`: AWSCURRENT by default, any stage or version on request, `--json` with the
+/// version's metadata; an unknown stage exits 2 and prints no value.
+#[test]
+fn get_prints_the_value_of_a_stage_or_version() {
+    let s = Store::new();
+    let f = s.json_file("t.json", r#"{"password":"first-value-canary"}"#);
+    ok(&s.run(&["put", "token", "--from-json", f.to_str().unwrap()]));
+    let first: Value = serde_json::from_str(&stdout(ok(&s.run(&["get", "token"])))).unwrap();
+    assert_eq!(first["password"], "first-value-canary");
+    ok(&s.run(&["rotate", "token", "--example", "random-string"]));
+
+    let current = json_out(ok(&s.run(&["get", "token", "--json"])));
+    assert_eq!(
+        current["stages"],
+        serde_json::json!(["AWSCURRENT"]),
+        "{current}"
+    );
+    let value: Value = serde_json::from_str(current["secret_string"].as_str().unwrap()).unwrap();
+    assert_ne!(value["password"], "first-value-canary");
+    let previous = json_out(ok(&s.run(&[
+        "get",
+        "token",
+        "--version-stage",
+        "AWSPREVIOUS",
+        "--json",
+    ])));
+    assert_eq!(
+        previous["secret_string"],
+        r#"{"password":"first-value-canary"}"#
+    );
+    let id = previous["version_id"].as_str().unwrap();
+    let by_id = stdout(ok(&s.run(&["get", "token", "--version-id", id])));
+    assert_eq!(by_id.trim(), r#"{"password":"first-value-canary"}"#);
+
+    let out = s.run(&["get", "token", "--version-stage", "AWSPENDING"]);
+    assert_eq!(code(&out), 2, "{}", stderr(&out));
+    assert!(stdout(&out).is_empty() && !stderr(&out).contains("canary"));
+    assert_eq!(code(&s.run(&["get", "nope"])), 2);
+}

@@ -3,6 +3,7 @@
 
 pub mod debug;
 pub mod doctor;
+pub mod get;
 pub mod init_demo;
 pub mod output;
 pub mod put;
