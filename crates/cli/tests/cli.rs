@@ -1874,3 +1874,178 @@ fn get_prints_the_value_of_a_stage_or_version() {
     assert!(stdout(&out).is_empty() && !stderr(&out).contains("canary"));
     assert_eq!(code(&s.run(&["get", "nope"])), 2);
 }
+
+/// `rotate --endpoint` with set-up and `--wait`: RotateSecret sets the function and the
+/// schedule, then the CLI follows the rotation (run here by a stand-in "rotation function",
+/// the test kit's toy rotator driven as the service would invoke it) to its end; when no
+/// function runs, `--wait` times out, says where the rotation stopped and what doctor finds,
+/// and exits 1.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rotate_on_the_service_sets_up_waits_and_reports() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    use rotwise_core::store::{AWSCURRENT, AWSPENDING, MemoryStore, SecretStore};
+    use rotwise_testkit::toy::{ToyRotator, ToyTarget};
+
+    let memory = Arc::new(MemoryStore::new());
+    let endpoint = rotwise_testkit::endpoint::LocalEndpoint::start(memory.clone()).unwrap();
+    let url = endpoint.url();
+    let target = ToyTarget::with_user("svc", "first-pw-canary");
+    memory
+        .insert_secret(
+            "svc/token",
+            r#"{"username":"svc","password":"first-pw-canary"}"#,
+        )
+        .unwrap();
+    let running = Arc::new(AtomicBool::new(true));
+    let function = {
+        let (memory, target, running) = (memory.clone(), target.clone(), running.clone());
+        tokio::spawn(async move {
+            let driver =
+                rotwise_core::Driver::new(memory.clone(), Arc::new(ToyRotator::new(target)));
+            loop {
+                let d = memory.describe_secret("svc/token").await.unwrap();
+                let pending = d
+                    .version_with_stage(AWSPENDING)
+                    .filter(|v| !d.has_stage(v, AWSCURRENT))
+                    .map(str::to_string);
+                if let (Some(token), true) = (pending, running.load(Ordering::SeqCst)) {
+                    for step in rotwise_core::Step::ALL {
+                        let event =
+                            rotwise_core::RotationEvent::new(step, d.arn.clone(), token.clone());
+                        driver.handle(&event).await.unwrap();
+                    }
+                    memory.complete_rotation(&d.arn, &token).unwrap();
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(30)).await;
+            }
+        })
+    };
+    let cli = |args: &[&str]| {
+        let args = [&["--endpoint", url.as_str()], args].concat();
+        tokio::task::block_in_place(|| run_with(&args, &[]))
+    };
+    let lambda = "arn:aws:lambda:us-east-1:123456789012:function:rotwise-toy";
+
+    // Set up (function and days) and wait for the end.
+    let out = cli(&[
+        "--json",
+        "rotate",
+        "svc/token",
+        "--lambda-arn",
+        lambda,
+        "--every",
+        "30",
+        "--wait",
+        "--timeout",
+        "60",
+        "--poll",
+        "0.05",
+    ]);
+    let r = json_out(ok(&out));
+    assert_eq!(r["outcome"], "rotated", "{r}");
+    let d = memory.describe_secret("svc/token").await.unwrap();
+    assert_eq!(d.version_with_stage(AWSCURRENT), r["version_id"].as_str());
+    assert_eq!(
+        (
+            d.rotation_enabled,
+            d.rotation_lambda_arn.as_deref(),
+            d.rotation_days
+        ),
+        (Some(true), Some(lambda), Some(30))
+    );
+    let now: Value = serde_json::from_str(&stdout(ok(&cli(&["get", "svc/token"])))).unwrap();
+    assert!(target.login("svc", now["password"].as_str().unwrap()));
+    assert!(!target.login("svc", "first-pw-canary"));
+
+    // A schedule instead of days; text output.
+    let out = cli(&[
+        "rotate",
+        "svc/token",
+        "--schedule",
+        "rate(12 hours)",
+        "--wait",
+        "--poll",
+        "0.05",
+    ]);
+    assert!(
+        stdout(ok(&out)).contains("is AWSCURRENT"),
+        "{}",
+        stdout(&out)
+    );
+    let d = memory.describe_secret("svc/token").await.unwrap();
+    assert_eq!(
+        (d.rotation_schedule.as_deref(), d.rotation_days),
+        (Some("rate(12 hours)"), None)
+    );
+
+    // No function runs: --wait gives up, says where it stopped and what doctor finds.
+    running.store(false, Ordering::SeqCst);
+    let out = cli(&[
+        "rotate",
+        "svc/token",
+        "--wait",
+        "--timeout",
+        "1",
+        "--poll",
+        "0.05",
+    ]);
+    assert_eq!(code(&out), 1, "{}", stderr(&out));
+    let text = stdout(&out);
+    for expected in [
+        "did not finish within 1 s",
+        "createSecret did not finish",
+        "[stale_pending]",
+    ] {
+        assert!(text.contains(expected), "{expected:?} in {text}");
+    }
+    assert!(!text.contains("canary") && !stderr(&out).contains("canary"));
+    // The rotation is still pending: a second --wait is refused by the service, exit 1.
+    let out = cli(&["--json", "rotate", "svc/token", "--wait", "--timeout", "1"]);
+    assert_eq!(code(&out), 1, "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("A previous rotation isn't complete"),
+        "{}",
+        stderr(&out)
+    );
+
+    // Bad input: exit 2, no call made.
+    let calls = endpoint.calls_to("RotateSecret");
+    for (args, expected) in [
+        (
+            vec!["rotate", "svc/token", "--schedule", "weekly"],
+            "--schedule",
+        ),
+        (vec!["rotate", "svc/token", "--every", "0"], "--every"),
+        (
+            vec![
+                "rotate",
+                "svc/token",
+                "--every",
+                "3",
+                "--schedule",
+                "rate(1 day)",
+            ],
+            "cannot be used with",
+        ),
+    ] {
+        let out = cli(&args);
+        assert_eq!(code(&out), 2, "{args:?}: {}", stderr(&out));
+        assert!(
+            stderr(&out).contains(expected),
+            "{args:?}: {}",
+            stderr(&out)
+        );
+    }
+    assert_eq!(endpoint.calls_to("RotateSecret"), calls);
+    let s = Store::new();
+    let out = s.run(&["rotate", "x", "--wait"]);
+    assert_eq!(code(&out), 2);
+    assert!(
+        stderr(&out).contains("are for Secrets Manager"),
+        "{}",
+        stderr(&out)
+    );
+    function.abort();
+}

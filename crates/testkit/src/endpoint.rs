@@ -37,10 +37,10 @@
 //! `{"SecretId", "ClientRequestToken"}`, answering `{ARN, Name, VersionId, Completed}`, or
 //! in Rust `endpoint.store().complete_rotation(..)`.
 //!
-//! `RotateSecret` also applies `RotationLambdaARN` and `RotationRules.AutomaticallyAfterDays`
-//! (stored, shown by `DescribeSecret`); `RotationRules.ScheduleExpression` is refused with
-//! `InvalidParameterException` because [`MemoryStore`] has nowhere to keep it. No Lambda
-//! ARN is required. `RotateImmediately: false` only applies the configuration and starts no
+//! `RotateSecret` also applies `RotationLambdaARN` and `RotationRules` (stored, shown by
+//! `DescribeSecret`): `AutomaticallyAfterDays` (1 to 1000) or `ScheduleExpression`
+//! (`rate(…)` or `cron(…)`, kept as given, not evaluated), one excluding the other as the
+//! service does. No Lambda ARN is required. `RotateImmediately: false` only applies the configuration and starts no
 //! rotation (no `VersionId` in the answer).
 //!
 //! `ListSecretVersionIds` returns every version in one page (`MaxResults`/`NextToken` are
@@ -853,18 +853,33 @@ async fn rotate_secret(store: &MemoryStore, input: Input<'_>) -> Result<Value, A
     let token = input.opt_str("ClientRequestToken")?;
     let lambda = input.opt_str("RotationLambdaARN")?;
     let rules = input.opt_object("RotationRules")?;
-    let days = match rules {
+    let (days, schedule) = match rules {
         Some(rules) => {
-            if rules.opt_str("ScheduleExpression")?.is_some() {
+            rules.opt_str("Duration")?;
+            let days = rules.opt_i64("AutomaticallyAfterDays")?;
+            let schedule = rules.opt_str("ScheduleExpression")?;
+            if days.is_some() && schedule.is_some() {
                 return Err(ApiError::invalid_parameter(
-                    "RotationRules.ScheduleExpression is not supported by the local endpoint \
-                     (the in-memory store keeps only AutomaticallyAfterDays)",
+                    "You can't specify both AutomaticallyAfterDays and ScheduleExpression.",
                 ));
             }
-            rules.opt_str("Duration")?;
-            rules.opt_i64("AutomaticallyAfterDays")?
+            if let Some(d) = days
+                && !(1..=1000).contains(&d)
+            {
+                return Err(ApiError::invalid_parameter(
+                    "AutomaticallyAfterDays must be between 1 and 1000.",
+                ));
+            }
+            if let Some(e) = schedule
+                && !((e.starts_with("rate(") || e.starts_with("cron(")) && e.ends_with(')'))
+            {
+                return Err(ApiError::invalid_parameter(
+                    "ScheduleExpression must be rate(...) or cron(...).",
+                ));
+            }
+            (days, schedule)
         }
-        None => None,
+        None => (None, None),
     };
     let immediately = input.opt_bool("RotateImmediately")?.unwrap_or(true);
     // Fails with ResourceNotFound before anything changes.
@@ -879,13 +894,25 @@ async fn rotate_secret(store: &MemoryStore, input: Input<'_>) -> Result<Value, A
     } else {
         None
     };
-    if lambda.is_some() || days.is_some() || !immediately {
+    if lambda.is_some() || days.is_some() || schedule.is_some() || !immediately {
         store.configure_rotation(
             secret_id,
             Some(true),
             lambda.or(before.rotation_lambda_arn.as_deref()),
-            days.or(before.rotation_days),
+            days.or(if schedule.is_some() {
+                None
+            } else {
+                before.rotation_days
+            }),
         )?;
+        let kept = if days.is_some() {
+            None
+        } else {
+            before.rotation_schedule.as_deref()
+        };
+        if let Some(e) = schedule.or(kept) {
+            store.configure_schedule(secret_id, e)?;
+        }
     }
     let mut answer = json!({ "ARN": before.arn, "Name": before.name });
     if let Some(id) = version_id {

@@ -733,9 +733,9 @@ async fn rotate_secret_creates_value_less_pending_version_and_completes() {
     let d = sm.describe_secret().secret_id("s").send().await.unwrap();
     assert_eq!(stages_map(d.version_ids_to_stages())[token], [AWSPENDING]);
 
-    // A schedule expression cannot be stored: refused, not silently dropped.
-    let err = sm
-        .rotate_secret()
+    // A schedule expression replaces the days (they exclude each other), and the pair, a
+    // malformed expression or days out of range are refused.
+    sm.rotate_secret()
         .secret_id("s")
         .rotate_immediately(false)
         .rotation_rules(
@@ -745,9 +745,40 @@ async fn rotate_secret_creates_value_less_pending_version_and_completes() {
         )
         .send()
         .await
-        .unwrap_err()
-        .into_service_error();
-    assert!(err.is_invalid_parameter_exception(), "{err:?}");
+        .unwrap();
+    let d = sm.describe_secret().secret_id("s").send().await.unwrap();
+    let rules = d.rotation_rules().unwrap();
+    assert_eq!(rules.schedule_expression(), Some("rate(10 days)"));
+    assert_eq!(rules.automatically_after_days(), None);
+    for rules in [
+        RotationRulesType::builder()
+            .schedule_expression("rate(10 days)")
+            .automatically_after_days(3)
+            .build(),
+        RotationRulesType::builder()
+            .schedule_expression("every ten days")
+            .build(),
+        RotationRulesType::builder()
+            .automatically_after_days(0)
+            .build(),
+    ] {
+        let err = sm
+            .rotate_secret()
+            .secret_id("s")
+            .rotate_immediately(false)
+            .rotation_rules(rules.clone())
+            .send()
+            .await
+            .unwrap_err()
+            .into_service_error();
+        assert!(err.is_invalid_parameter_exception(), "{rules:?}: {err:?}");
+    }
+    let after = sm.describe_secret().secret_id("s").send().await.unwrap();
+    assert_eq!(
+        after.rotation_rules().unwrap().schedule_expression(),
+        Some("rate(10 days)"),
+        "a refused call changes nothing"
+    );
 }
 
 #[tokio::test]

@@ -144,6 +144,49 @@ struct Fixes {
 
 pub async fn run(args: DoctorArgs, ctx: &Ctx) -> Result<(), CliError> {
     let secret = args.secret.as_str();
+    let (report, remaining) = check(secret, ctx, args.fix.then_some(args.yes)).await?;
+    if ctx.json {
+        print_json(&report);
+    } else {
+        if remaining == 0 && report["findings"].as_array().is_some_and(Vec::is_empty) {
+            println!("{secret}: AWSCURRENT logs in and nothing blocks rotation");
+        }
+        print_findings(&report, "");
+        if let Some(r) = report["not_fixed_reason"].as_str() {
+            eprintln!("{r}");
+        }
+    }
+    if remaining == 0 {
+        Ok(())
+    } else {
+        Err(CliError::Failed(format!(
+            "{remaining} problem(s) found for {secret}"
+        )))
+    }
+}
+
+/// What `doctor SECRET` finds, as its `--json` report, changing nothing (for `rotate
+/// --wait`, which shows it when a rotation does not finish).
+pub async fn examine(secret: &str, ctx: &Ctx) -> Result<Value, CliError> {
+    check(secret, ctx, None).await.map(|(report, _)| report)
+}
+
+/// The findings of a `--json` report as text lines, each prefixed by `indent`.
+pub fn print_findings(report: &Value, indent: &str) {
+    for f in report["findings"].as_array().into_iter().flatten() {
+        let fixed = f["fixed"] == true;
+        let s = |k: &str| f[k].as_str().unwrap_or("");
+        let state = if fixed { "FIXED" } else { "PROBLEM" };
+        println!("{indent}{state} [{}] {}", s("code"), s("message"));
+        if !fixed {
+            println!("{indent}  fix: {}", s("fix"));
+        }
+    }
+}
+
+/// Every check, then `--fix` when `fix` is `Some(yes)`: the report and how many findings
+/// remain unfixed.
+async fn check(secret: &str, ctx: &Ctx, fix: Option<bool>) -> Result<(Value, usize), CliError> {
     let store = ctx.backend.store();
     let d = describe(store.as_ref(), secret).await?;
     let on_file = ctx.backend.is_file();
@@ -174,21 +217,15 @@ pub async fn run(args: DoctorArgs, ctx: &Ctx) -> Result<(), CliError> {
     findings.extend(current_finding(current_login.as_ref(), &pending, secret));
     findings.extend(pending_finding(&pending, current_check, secret, on_file));
     let plan = plan(&pending, current_check, target.is_some(), &d, secret);
-    let fixes = if args.fix {
-        apply(
-            &plan,
-            ctx,
-            store.as_ref(),
-            &d,
-            target.as_ref(),
-            secret,
-            args.yes,
-        )
-        .await?
-    } else {
-        Fixes::default()
+    let fixes = match fix {
+        Some(yes) => apply(&plan, ctx, store.as_ref(), &d, target.as_ref(), secret, yes).await?,
+        None => Fixes::default(),
     };
-    report(
+    let remaining = findings
+        .iter()
+        .filter(|f| !fixes.fixed.contains(&f.code))
+        .count();
+    let report = report(
         secret,
         &d,
         &findings,
@@ -196,19 +233,8 @@ pub async fn run(args: DoctorArgs, ctx: &Ctx) -> Result<(), CliError> {
         &pending,
         current_check,
         &plan,
-        ctx.json,
     );
-    let remaining = findings
-        .iter()
-        .filter(|f| !fixes.fixed.contains(&f.code))
-        .count();
-    if remaining == 0 {
-        Ok(())
-    } else {
-        Err(CliError::Failed(format!(
-            "{remaining} problem(s) found for {secret}"
-        )))
-    }
+    Ok((report, remaining))
 }
 
 fn rotation_disabled(d: &SecretDescription, secret: &str, on_file: bool) -> Option<Finding> {
@@ -598,7 +624,7 @@ async fn finish(
     Ok(())
 }
 
-#[allow(clippy::too_many_arguments)]
+/// The `--json` report (schema [`SCHEMA`]).
 fn report(
     secret: &str,
     d: &SecretDescription,
@@ -607,39 +633,22 @@ fn report(
     pending: &Pending,
     current: Option<&Check>,
     plan: &Plan,
-    json: bool,
-) {
+) -> Value {
     let fixed = |f: &Finding| fixes.fixed.contains(&f.code);
-    if json {
-        print_json(&json!({
-            "schema": SCHEMA,
-            "secret": secret,
-            "arn": d.arn,
-            "ok": findings.iter().all(fixed),
-            "current_login": current.map_or("not_checked", Check::as_str),
-            "pending": {"state": pending.state(), "version_id": pending.id()},
-            "fix": plan.action(),
-            "findings": findings.iter().map(|f| json!({
-                "code": f.code, "message": f.message, "fix": f.fix,
-                "fixed": fixed(f),
-            })).collect::<Vec<_>>(),
-            "not_fixed_reason": fixes.refused,
-        }));
-        return;
-    }
-    if findings.is_empty() {
-        println!("{secret}: AWSCURRENT logs in and nothing blocks rotation");
-    }
-    for f in findings {
-        let state = if fixed(f) { "FIXED" } else { "PROBLEM" };
-        println!("{state} [{}] {}", f.code, f.message);
-        if !fixed(f) {
-            println!("  fix: {}", f.fix);
-        }
-    }
-    if let Some(r) = &fixes.refused {
-        eprintln!("{r}");
-    }
+    json!({
+        "schema": SCHEMA,
+        "secret": secret,
+        "arn": d.arn,
+        "ok": findings.iter().all(fixed),
+        "current_login": current.map_or("not_checked", Check::as_str),
+        "pending": {"state": pending.state(), "version_id": pending.id()},
+        "fix": plan.action(),
+        "findings": findings.iter().map(|f| json!({
+            "code": f.code, "message": f.message, "fix": f.fix,
+            "fixed": fixed(f),
+        })).collect::<Vec<_>>(),
+        "not_fixed_reason": fixes.refused,
+    })
 }
 
 /// The AWSCURRENT value: a JSON object an engine can use, with its keys, environment,

@@ -7,7 +7,8 @@ use std::time::Instant;
 use clap::Args;
 use rotwise_core::metrics::{CallCounter, Counts};
 use rotwise_core::store::{
-    AWSCURRENT, AWSPENDING, AwsStore, Layered, SecretDescription, SecretStore, StoreErrorKind,
+    AWSCURRENT, AWSPENDING, AwsStore, Layered, RotationSetup, SecretDescription, SecretStore,
+    StoreErrorKind,
 };
 use rotwise_core::{Driver, PasswordSource, RotationError, RotationEvent, Step};
 use secrecy::ExposeSecret;
@@ -36,6 +37,28 @@ pub struct RotateArgs {
     /// starting a new one.
     #[arg(long)]
     pub resume: bool,
+    /// Secrets Manager: set up rotation with this function (`RotationLambdaARN`), which
+    /// also turns rotation on.
+    #[arg(long, value_name = "ARN")]
+    pub lambda_arn: Option<String>,
+    /// Secrets Manager: the rotation schedule, `rate(N days)`, `rate(N hours)` or
+    /// `cron(...)` (`RotationRules.ScheduleExpression`).
+    #[arg(long, value_name = "EXPR", conflicts_with = "every")]
+    pub schedule: Option<String>,
+    /// Secrets Manager: rotate every DAYS days (`RotationRules.AutomaticallyAfterDays`,
+    /// 1 to 1000).
+    #[arg(long, value_name = "DAYS", value_parser = clap::value_parser!(i64).range(1..=1000))]
+    pub every: Option<i64>,
+    /// Secrets Manager: wait until the rotation ends (AWSCURRENT on the new version), then
+    /// report the outcome; the exit code follows it.
+    #[arg(long)]
+    pub wait: bool,
+    /// With --wait: give up after this many seconds.
+    #[arg(long, value_name = "SECONDS", default_value_t = 300)]
+    pub timeout: u64,
+    /// With --wait: seconds between two looks at the secret (DescribeSecret).
+    #[arg(long, value_name = "SECONDS", default_value_t = 5.0, hide = true)]
+    pub poll: f64,
 }
 
 impl RotateArgs {
@@ -47,20 +70,64 @@ impl RotateArgs {
                 "on Secrets Manager the secret's own rotation function runs the steps: --engine, --example and --resume apply to the file store only",
             ));
         }
+        let service_only = self.lambda_arn.is_some()
+            || self.schedule.is_some()
+            || self.every.is_some()
+            || self.wait;
+        if !on_service && service_only {
+            return Err(CliError::input(
+                "--lambda-arn, --schedule, --every and --wait are for Secrets Manager (--aws or --endpoint): on the file store, rotate runs the four steps itself and returns when they end",
+            ));
+        }
+        if let Some(e) = &self.schedule
+            && !valid_schedule(e)
+        {
+            return Err(CliError::input(format!(
+                "--schedule {e:?}: give rate(N days), rate(N hours) or cron(...), e.g. 'rate(30 days)'"
+            )));
+        }
+        if !(self.poll > 0.0 && self.poll <= 60.0) {
+            return Err(CliError::input("--poll: between 0 and 60 seconds"));
+        }
         Ok(())
     }
+
+    fn setup(&self) -> RotationSetup {
+        RotationSetup {
+            lambda_arn: self.lambda_arn.clone(),
+            every_days: self.every,
+            schedule: self.schedule.clone(),
+        }
+    }
+}
+
+/// A schedule Secrets Manager could take: `rate(N day[s]|hour[s])` or `cron(...)`.
+fn valid_schedule(e: &str) -> bool {
+    if let Some(inner) = e.strip_prefix("rate(").and_then(|r| r.strip_suffix(')')) {
+        return match inner.split_once(' ') {
+            Some((n, unit)) => {
+                n.parse::<u32>().is_ok_and(|n| n > 0)
+                    && matches!(unit, "day" | "days" | "hour" | "hours")
+            }
+            None => false,
+        };
+    }
+    e.starts_with("cron(") && e.ends_with(')') && e.len() > "cron()".len()
 }
 
 pub async fn run(args: RotateArgs, ctx: &Ctx) -> Result<(), CliError> {
     match &ctx.backend {
-        Backend::Aws(aws) => on_service(aws, &args.secret, ctx.json).await,
+        Backend::Aws(aws) => on_service(aws, &args, ctx).await,
         Backend::File(file) => locally(&args, ctx, &file.0).await,
     }
 }
 
-/// `rotate --aws`: ask the service to rotate; its rotation function runs the steps.
-async fn on_service(store: &AwsStore, secret: &str, json: bool) -> Result<(), CliError> {
-    let version = match store.rotate_secret(secret).await {
+/// `rotate --aws`: ask the service to rotate (setting up rotation first when asked); its
+/// rotation function runs the steps. With `--wait`, follow it to the end.
+async fn on_service(store: &AwsStore, args: &RotateArgs, ctx: &Ctx) -> Result<(), CliError> {
+    let (secret, json) = (args.secret.as_str(), ctx.json);
+    let started = Instant::now();
+    let version = match store.rotate_secret_with(secret, &args.setup()).await {
         Ok(v) => v,
         Err(e) if e.kind == StoreErrorKind::InvalidRequest => {
             return Err(CliError::store_with(
@@ -70,6 +137,9 @@ async fn on_service(store: &AwsStore, secret: &str, json: bool) -> Result<(), Cl
         }
         Err(e) => return Err(CliError::store(secret, e)),
     };
+    if args.wait {
+        return wait(store, args, ctx, &version, started).await;
+    }
     if json {
         println!(
             "{}",
@@ -387,4 +457,100 @@ fn report_proof(proof: &Proof, result: &mut Value, json: bool) {
     if let Some(w) = &proof.warning {
         eprintln!("WARNING: {w}");
     }
+}
+
+/// How a rotation the service runs ended, as `--wait` saw it.
+#[derive(Debug, PartialEq, Eq)]
+enum Ended {
+    /// AWSCURRENT is on the new version.
+    Rotated,
+    /// The new version lost AWSPENDING without becoming AWSCURRENT (cancelled, or the
+    /// label was moved by hand).
+    Abandoned,
+    /// Still AWSPENDING when the time ran out.
+    TimedOut,
+}
+
+/// `--wait`: look at the secret every `--poll` seconds until the rotation of `version` ends
+/// or `--timeout` passes; report the outcome, how long it took and, when it did not finish,
+/// where it stopped and what `doctor` finds.
+async fn wait(
+    store: &AwsStore,
+    args: &RotateArgs,
+    ctx: &Ctx,
+    version: &str,
+    started: Instant,
+) -> Result<(), CliError> {
+    let secret = args.secret.as_str();
+    let deadline = std::time::Duration::from_secs(args.timeout);
+    let poll = std::time::Duration::from_secs_f64(args.poll);
+    if !ctx.json {
+        println!(
+            "started the rotation of {secret} (version {version}); waiting up to {} s",
+            args.timeout
+        );
+    }
+    let ended = loop {
+        let d = describe(store, secret).await?;
+        if d.has_stage(version, AWSCURRENT) {
+            break Ended::Rotated;
+        }
+        if !d.has_stage(version, AWSPENDING) {
+            break Ended::Abandoned;
+        }
+        if started.elapsed() >= deadline {
+            break Ended::TimedOut;
+        }
+        tokio::time::sleep(poll.min(deadline.saturating_sub(started.elapsed()))).await;
+    };
+    let seconds = started.elapsed().as_secs_f64();
+    let outcome = match ended {
+        Ended::Rotated => "rotated",
+        Ended::Abandoned => "abandoned",
+        Ended::TimedOut => "timed_out",
+    };
+    if ended == Ended::Rotated {
+        if ctx.json {
+            print_json(
+                &json!({"secret": secret, "version_id": version, "outcome": outcome, "seconds": seconds}),
+            );
+        } else {
+            println!("rotated {secret}: version {version} is AWSCURRENT ({seconds:.1} s)");
+        }
+        return Ok(());
+    }
+    let has_value = store
+        .get_secret_value(secret, Some(version), None)
+        .await
+        .is_ok();
+    let stopped = if has_value {
+        "createSecret ran (the new version holds a value); the rotation stopped in setSecret, testSecret or finishSecret"
+    } else {
+        "createSecret did not finish (the new version holds no value): the function was not invoked, cannot reach Secrets Manager, or failed at createSecret"
+    };
+    let what = match ended {
+        Ended::Abandoned => format!(
+            "the rotation of {secret} ended without finishing: version {version} no longer holds AWSPENDING and is not AWSCURRENT (cancelled, or the label was moved)"
+        ),
+        _ => format!(
+            "the rotation of {secret} did not finish within {} s: version {version} still holds AWSPENDING",
+            args.timeout
+        ),
+    };
+    let doctor = super::doctor::examine(secret, ctx).await.ok();
+    if ctx.json {
+        print_json(&json!({
+            "secret": secret, "version_id": version, "outcome": outcome, "seconds": seconds,
+            "stopped": stopped, "doctor": doctor,
+        }));
+    } else {
+        println!("{what}");
+        println!("  {stopped}");
+        println!("  the function's log names the failed step and why; what doctor finds:");
+        match &doctor {
+            Some(report) => super::doctor::print_findings(report, "    "),
+            None => println!("    (doctor could not run: `rotwise --aws doctor {secret}`)"),
+        }
+    }
+    Err(CliError::Failed(what))
 }

@@ -67,6 +67,17 @@ use crate::password::PasswordPolicy;
 
 /// The environment variable AWS's rotation functions read for the Secrets Manager
 /// endpoint URL.
+/// What [`AwsStore::rotate_secret_with`] sets up besides starting a rotation.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RotationSetup {
+    /// `RotationLambdaARN`: the rotation function.
+    pub lambda_arn: Option<String>,
+    /// `RotationRules.AutomaticallyAfterDays`.
+    pub every_days: Option<i64>,
+    /// `RotationRules.ScheduleExpression` (`rate(…)` or `cron(…)`).
+    pub schedule: Option<String>,
+}
+
 /// How a Secrets Manager call that never got an answer (DNS, TCP, TLS or a timeout)
 /// starts its message: in a Lambda, almost always a VPC without a route to the service.
 pub const SM_UNREACHABLE: &str = "Secrets Manager unreachable from the function's network";
@@ -201,15 +212,34 @@ impl AwsStore {
     /// new version id. Not part of [`SecretStore`]: locally, `MemoryStore::begin_rotation`
     /// plays this part and the caller drives the steps.
     pub async fn rotate_secret(&self, secret_id: &str) -> Result<String, StoreError> {
+        self.rotate_secret_with(secret_id, &RotationSetup::default())
+            .await
+    }
+
+    /// [`AwsStore::rotate_secret`], also setting up rotation: `RotationLambdaARN` and
+    /// `RotationRules` (`AutomaticallyAfterDays` or `ScheduleExpression`) from `setup`,
+    /// which turns rotation on for a secret that had none.
+    pub async fn rotate_secret_with(
+        &self,
+        secret_id: &str,
+        setup: &RotationSetup,
+    ) -> Result<String, StoreError> {
         const OP: &str = "RotateSecret";
-        let out = self
+        let mut request = self
             .client
             .rotate_secret()
             .secret_id(secret_id)
             .rotate_immediately(true)
-            .send()
-            .await
-            .map_err(|e| self.map_err(OP, e))?;
+            .set_rotation_lambda_arn(setup.lambda_arn.clone());
+        if setup.every_days.is_some() || setup.schedule.is_some() {
+            request = request.rotation_rules(
+                aws_sdk_secretsmanager::types::RotationRulesType::builder()
+                    .set_automatically_after_days(setup.every_days)
+                    .set_schedule_expression(setup.schedule.clone())
+                    .build(),
+            );
+        }
+        let out = request.send().await.map_err(|e| self.map_err(OP, e))?;
         out.version_id.ok_or_else(|| missing_field(OP, "VersionId"))
     }
 

@@ -294,6 +294,20 @@ impl MemoryStore {
         secret.rotation_enabled = enabled;
         secret.rotation_lambda_arn = lambda_arn.map(str::to_string);
         secret.rotation_days = days;
+        if days.is_some() {
+            secret.rotation_schedule = None;
+        }
+        Ok(())
+    }
+
+    /// `RotationRules.ScheduleExpression` (`rate(…)` or `cron(…)`, kept as given). As the
+    /// service does, a schedule and `AutomaticallyAfterDays` exclude each other: setting a
+    /// schedule clears the days.
+    pub fn configure_schedule(&self, secret_id: &str, schedule: &str) -> Result<(), StoreError> {
+        let mut state = self.lock();
+        let secret = Self::find_mut(&mut state, secret_id, "RotateSecret")?;
+        secret.rotation_schedule = Some(schedule.to_string());
+        secret.rotation_days = None;
         Ok(())
     }
 

@@ -22,7 +22,7 @@ pub use memory::{MemoryStore, StoreSnapshot};
 #[cfg(feature = "aws")]
 mod aws;
 #[cfg(feature = "aws")]
-pub use aws::{AwsStore, LazyAws, LazyAwsStore, SM_UNREACHABLE};
+pub use aws::{AwsStore, LazyAws, LazyAwsStore, RotationSetup, SM_UNREACHABLE};
 
 use std::collections::BTreeMap;
 use std::fmt;
