@@ -2049,3 +2049,204 @@ async fn rotate_on_the_service_sets_up_waits_and_reports() {
     );
     function.abort();
 }
+
+/// `rotate --endpoint --filter … --wait` on 300 secrets of a set of 310, with throttling
+/// injected on RotateSecret and DescribeSecret and 12 secrets whose rotation cannot start
+/// (a rotation already in progress): the other 288 rotate (a stand-in rotation function
+/// runs their steps), every failure is listed, nothing outside the filter is touched, and
+/// the exit code is 1. Then a smaller run on a pseudo-terminal shows the progress bar.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rotate_many_secrets_with_throttling_and_failures() {
+    use std::sync::Arc;
+
+    use rotwise_core::store::{AWSCURRENT, AWSPENDING, MemoryStore};
+    use rotwise_testkit::toy::{ToyRotator, ToyTarget};
+
+    let memory = Arc::new(MemoryStore::new());
+    let endpoint = rotwise_testkit::endpoint::LocalEndpoint::start(memory.clone()).unwrap();
+    let url = endpoint.url();
+    let target = ToyTarget::default();
+    let mut stuck = Vec::new();
+    for i in 0..310 {
+        let (name, user) = (format!("fleet/{i:03}"), format!("u{i}"));
+        target.set_password(&user, "first-pw");
+        let arn = memory
+            .insert_secret(
+                &name,
+                &format!(r#"{{"username":"{user}","password":"first-pw"}}"#),
+            )
+            .unwrap();
+        memory
+            .tag_secret(&arn, "team", if i < 300 { "payments" } else { "search" })
+            .unwrap();
+        if i < 300 && i % 25 == 7 {
+            memory.begin_rotation(&arn).unwrap();
+            stuck.push(name);
+        }
+    }
+    assert_eq!(stuck.len(), 12);
+    let before = memory.snapshot();
+    // The stand-in rotation function: finishes every rotation RotateSecret starts (not the
+    // ones stuck before the run).
+    let function = {
+        let (memory, stuck) = (memory.clone(), stuck.clone());
+        tokio::spawn(async move {
+            let driver =
+                rotwise_core::Driver::new(memory.clone(), Arc::new(ToyRotator::new(target)));
+            loop {
+                for d in memory.descriptions() {
+                    let Some(token) = d
+                        .version_with_stage(AWSPENDING)
+                        .filter(|v| !d.has_stage(v, AWSCURRENT))
+                        .map(str::to_string)
+                    else {
+                        continue;
+                    };
+                    if stuck.contains(&d.name) {
+                        continue;
+                    }
+                    for step in rotwise_core::Step::ALL {
+                        let event =
+                            rotwise_core::RotationEvent::new(step, d.arn.clone(), token.clone());
+                        driver.handle(&event).await.unwrap();
+                    }
+                    memory.complete_rotation(&d.arn, &token).unwrap();
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            }
+        })
+    };
+    endpoint.throttle("RotateSecret", 5);
+    endpoint.throttle("DescribeSecret", 13);
+    let cli = |args: &[&str]| {
+        let args = [&["--endpoint", url.as_str()], args].concat();
+        tokio::task::block_in_place(|| run_with(&args, &[]))
+    };
+
+    let started = std::time::Instant::now();
+    let out = cli(&[
+        "rotate",
+        "--filter",
+        "tag:team=payments",
+        "--wait",
+        "--concurrency",
+        "16",
+        "--poll",
+        "0.05",
+        "--timeout",
+        "120",
+    ]);
+    let took = started.elapsed();
+    eprintln!("300 secrets rotated through the local endpoint in {took:?}");
+    assert_eq!(code(&out), 1, "{}", stderr(&out));
+    let text = stdout(&out);
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(
+        lines.iter().filter(|l| l.starts_with("rotated ")).count(),
+        288,
+        "{text}"
+    );
+    assert_eq!(
+        lines.iter().filter(|l| l.starts_with("FAILED ")).count(),
+        12,
+        "{text}"
+    );
+    assert!(
+        text.contains("summary: 300 secrets, 288 rotated, 12 failed"),
+        "{text}"
+    );
+    for name in &stuck {
+        assert!(
+            lines.iter().any(|l| l.starts_with(name.as_str())
+                && l.contains("A previous rotation isn't complete")),
+            "{name} in the summary table: {text}"
+        );
+    }
+    assert!(
+        stderr(&out).contains("12 of 300 secrets did not rotate"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(
+        endpoint.throttled() > 20,
+        "throttling was injected: {}",
+        endpoint.throttled()
+    );
+    // Every payments secret that could rotate did; the others are as they were.
+    for d in memory.descriptions() {
+        let i: usize = d.name["fleet/".len()..].parse().unwrap();
+        let moved = d.versions.len() > 1 && d.version_with_stage(AWSPENDING).is_none();
+        assert_eq!(
+            moved,
+            i < 300 && !stuck.contains(&d.name),
+            "{}: {:?}",
+            d.name,
+            d.versions
+        );
+    }
+    assert_ne!(memory.snapshot(), before);
+
+    // --json, three named secrets without --wait: started, one refused.
+    endpoint.throttle("RotateSecret", 0);
+    endpoint.throttle("DescribeSecret", 0);
+    let out = cli(&["--json", "rotate", "fleet/300", "fleet/301", &stuck[0]]);
+    assert_eq!(code(&out), 1);
+    let r = json_out(&out);
+    assert_eq!(
+        (
+            r["total"].as_u64(),
+            r["started"].as_u64(),
+            r["failed"].as_u64()
+        ),
+        (Some(3), Some(2), Some(1)),
+        "{r}"
+    );
+
+    // A pseudo-terminal: the progress bar, then the summary.
+    let script = format!(
+        "{} --endpoint {url} rotate --filter name=fleet/30 --wait --poll 0.05",
+        env!("CARGO_BIN_EXE_rotwise")
+    );
+    let pty = tokio::task::block_in_place(|| {
+        Command::new("script")
+            .args(["-qec", &script, "/dev/null"])
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .env_remove("ROTWISE_STORE")
+            .stdin(Stdio::null())
+            .output()
+            .unwrap()
+    });
+    let screen = String::from_utf8_lossy(&pty.stdout).into_owned();
+    assert!(
+        screen.contains("/10 secrets"),
+        "the bar counts secrets: {screen:?}"
+    );
+    assert!(
+        screen.contains("summary: 10 secrets, 10 rotated, 0 failed"),
+        "{screen:?}"
+    );
+    assert!(
+        !screen.contains("\nrotated "),
+        "no plain lines on a terminal: {screen:?}"
+    );
+
+    // Bad input: no call.
+    let calls = endpoint.calls_to("ListSecrets");
+    for args in [
+        vec!["rotate", "--filter", "owner=me"],
+        vec!["rotate", "--all", "--filter", "name=x"],
+        vec!["rotate", "--all", "fleet/001"],
+    ] {
+        let out = cli(&args);
+        assert_eq!(code(&out), 2, "{args:?}: {}", stderr(&out));
+    }
+    assert_eq!(endpoint.calls_to("ListSecrets"), calls);
+    let out = cli(&["rotate", "--filter", "name=nothing/"]);
+    assert_eq!(code(&out), 2);
+    assert!(
+        stderr(&out).contains("no secret matches"),
+        "{}",
+        stderr(&out)
+    );
+    function.abort();
+}

@@ -21,6 +21,7 @@
 //! | `secretsmanager.GetRandomPassword`          | [`SecretStore::get_random_password`]                       |
 //! | `secretsmanager.CreateSecret`               | [`SecretStore::create_secret`]                             |
 //! | `secretsmanager.ListSecretVersionIds`       | [`SecretStore::list_secret_version_ids`]                   |
+//! | `secretsmanager.ListSecrets`                | [`MemoryStore::descriptions`], filtered and paged (see below) |
 //! | `secretsmanager.RotateSecret`               | [`MemoryStore::begin_rotation_with_token`] (see below)     |
 //! | `rotwise.CompleteRotation` (not an AWS API) | [`MemoryStore::complete_rotation`]                         |
 //!
@@ -116,8 +117,8 @@ use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
 use rotwise_core::password::PasswordPolicy;
 use rotwise_core::store::{
-    CreateSecret, MemoryStore, PutSecretValue, SecretPayload, SecretStore, StoreError,
-    StoreErrorKind, UpdateVersionStage,
+    CreateSecret, MemoryStore, PutSecretValue, SecretDescription, SecretPayload, SecretStore,
+    StoreError, StoreErrorKind, UpdateVersionStage,
 };
 use secrecy::{ExposeSecret, SecretSlice, SecretString};
 use serde_json::{Map, Value, json};
@@ -146,12 +147,13 @@ enum Operation {
     GetRandomPassword,
     CreateSecret,
     ListSecretVersionIds,
+    ListSecrets,
     RotateSecret,
     CompleteRotation,
 }
 
 impl Operation {
-    const SECRETS_MANAGER: [Operation; 8] = [
+    const SECRETS_MANAGER: [Operation; 9] = [
         Operation::DescribeSecret,
         Operation::GetSecretValue,
         Operation::PutSecretValue,
@@ -159,6 +161,7 @@ impl Operation {
         Operation::GetRandomPassword,
         Operation::CreateSecret,
         Operation::ListSecretVersionIds,
+        Operation::ListSecrets,
         Operation::RotateSecret,
     ];
 
@@ -171,6 +174,7 @@ impl Operation {
             Operation::GetRandomPassword => "GetRandomPassword",
             Operation::CreateSecret => "CreateSecret",
             Operation::ListSecretVersionIds => "ListSecretVersionIds",
+            Operation::ListSecrets => "ListSecrets",
             Operation::RotateSecret => "RotateSecret",
             Operation::CompleteRotation => COMPLETE_ROTATION_TARGET,
         }
@@ -199,6 +203,11 @@ struct Shared {
     calls: Mutex<BTreeMap<String, u64>>,
     /// Added before every answer, in microseconds ([`LocalEndpoint::set_delay`]).
     delay_us: AtomicU64,
+    /// Operation name → every how many requests one is throttled
+    /// ([`LocalEndpoint::throttle`]).
+    throttle: Mutex<BTreeMap<String, u64>>,
+    /// Requests answered with `ThrottlingException`.
+    throttled: AtomicU64,
 }
 
 impl Shared {
@@ -259,6 +268,8 @@ impl LocalEndpoint {
             store,
             calls: Mutex::new(BTreeMap::new()),
             delay_us: AtomicU64::new(0),
+            throttle: Mutex::new(BTreeMap::new()),
+            throttled: AtomicU64::new(0),
         });
         let (stop, stopped) = oneshot::channel();
         let task = runtime.spawn(serve(listener, shared.clone(), stopped));
@@ -312,6 +323,27 @@ impl LocalEndpoint {
     pub fn set_delay(&self, delay: Duration) {
         let us = u64::try_from(delay.as_micros()).unwrap_or(u64::MAX);
         self.shared.delay_us.store(us, Ordering::Relaxed);
+    }
+
+    /// Answer every `every`-th request to `operation` (counting from now on all requests
+    /// to it) with `ThrottlingException` ("Rate exceeded", HTTP 400), as the service does
+    /// above a request quota; `every` 0 stops. The SDK retries such an answer with backoff.
+    pub fn throttle(&self, operation: &str, every: u64) {
+        let mut t = self
+            .shared
+            .throttle
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        if every == 0 {
+            t.remove(operation);
+        } else {
+            t.insert(operation.to_string(), every);
+        }
+    }
+
+    /// How many requests were answered with `ThrottlingException`.
+    pub fn throttled(&self) -> u64 {
+        self.shared.throttled.load(Ordering::Relaxed)
     }
 
     /// The delay added to every answer ([`LocalEndpoint::set_delay`]).
@@ -495,7 +527,25 @@ async fn dispatch(shared: &Shared, req: Request<Incoming>) -> Result<Value, ApiE
             supported_targets()
         ))
     })?;
-    *shared.calls().entry(op.name().to_string()).or_insert(0) += 1;
+    let n = {
+        let mut calls = shared.calls();
+        let n = calls.entry(op.name().to_string()).or_insert(0);
+        *n += 1;
+        *n
+    };
+    let every = shared
+        .throttle
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .get(op.name())
+        .copied();
+    if every.is_some_and(|e| n % e == 0) {
+        shared.throttled.fetch_add(1, Ordering::Relaxed);
+        return Err(ApiError::bad_request(
+            "ThrottlingException",
+            "Rate exceeded",
+        ));
+    }
 
     let body = Limited::new(req.into_body(), MAX_BODY)
         .collect()
@@ -517,6 +567,7 @@ async fn dispatch(shared: &Shared, req: Request<Incoming>) -> Result<Value, ApiE
         Operation::GetRandomPassword => get_random_password(store, input).await,
         Operation::CreateSecret => create_secret(store, input).await,
         Operation::ListSecretVersionIds => list_secret_version_ids(store, input).await,
+        Operation::ListSecrets => list_secrets(store, input),
         Operation::RotateSecret => rotate_secret(store, input).await,
         Operation::CompleteRotation => complete_rotation(store, input).await,
     }
@@ -846,6 +897,79 @@ async fn list_secret_version_ids(store: &MemoryStore, input: Input<'_>) -> Resul
         })
         .collect();
     Ok(json!({ "ARN": d.arn, "Name": d.name, "Versions": versions }))
+}
+
+/// `ListSecrets` with `Filters` on `name`, `tag-key` and `tag-value` (each value a
+/// case-sensitive prefix; values of one filter OR, filters AND, as the service does), in
+/// pages of `MaxResults` (1 to 100, default 100) with a `NextToken`.
+fn list_secrets(store: &MemoryStore, input: Input<'_>) -> Result<Value, ApiError> {
+    let max = input.opt_i64("MaxResults")?.unwrap_or(100);
+    if !(1..=100).contains(&max) {
+        return Err(ApiError::invalid_parameter(
+            "MaxResults must be between 1 and 100.",
+        ));
+    }
+    let start: usize = match input.opt_str("NextToken")? {
+        None => 0,
+        Some(t) => t
+            .parse()
+            .map_err(|_| ApiError::invalid_parameter("The NextToken is not valid."))?,
+    };
+    let mut filters: Vec<(String, Vec<String>)> = Vec::new();
+    if let Some(list) = input.0.get("Filters") {
+        let list = list.as_array().ok_or_else(|| {
+            ApiError::bad_request("SerializationException", "Filters is not a list")
+        })?;
+        for f in list {
+            let key = f["Key"].as_str().unwrap_or_default();
+            if !["name", "tag-key", "tag-value"].contains(&key) {
+                return Err(ApiError::invalid_parameter(format!(
+                    "filter key {key:?} is not supported by the local endpoint (name, tag-key, tag-value)"
+                )));
+            }
+            let values: Vec<String> = f["Values"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|v| v.as_str().map(str::to_string))
+                .collect();
+            if values.iter().any(|v| v.starts_with('!')) {
+                return Err(ApiError::invalid_parameter(
+                    "negated filter values (!) are not supported by the local endpoint",
+                ));
+            }
+            filters.push((key.to_string(), values));
+        }
+    }
+    let matches = |d: &SecretDescription| {
+        filters.iter().all(|(key, values)| {
+            values.iter().any(|v| match key.as_str() {
+                "name" => d.name.starts_with(v.as_str()),
+                "tag-key" => d.tags.keys().any(|k| k.starts_with(v.as_str())),
+                _ => d.tags.values().any(|t| t.starts_with(v.as_str())),
+            })
+        })
+    };
+    let all: Vec<SecretDescription> = store.descriptions().into_iter().filter(matches).collect();
+    let page: Vec<Value> = all
+        .iter()
+        .skip(start)
+        .take(max as usize)
+        .map(|d| {
+            json!({
+                "ARN": d.arn,
+                "Name": d.name,
+                "RotationEnabled": d.rotation_enabled.unwrap_or(false),
+                "Tags": d.tags.iter().map(|(k, v)| json!({"Key": k, "Value": v})).collect::<Vec<_>>(),
+            })
+        })
+        .collect();
+    let mut answer = json!({ "SecretList": page });
+    let next = start + max as usize;
+    if next < all.len() {
+        answer["NextToken"] = json!(next.to_string());
+    }
+    Ok(answer)
 }
 
 async fn rotate_secret(store: &MemoryStore, input: Input<'_>) -> Result<Value, ApiError> {

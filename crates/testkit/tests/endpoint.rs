@@ -1239,3 +1239,62 @@ async fn an_unreachable_endpoint_is_named_with_its_fix() {
         "{text}"
     );
 }
+
+/// `ListSecrets`: name and tag filters (prefixes; values OR, filters AND), pages of
+/// `MaxResults` followed through `NextToken` by `AwsStore::list_secrets`; a throttled
+/// operation answers `ThrottlingException` every n-th request, which the SDK retries.
+#[tokio::test]
+async fn list_secrets_filters_pages_and_throttling() {
+    let (endpoint, sm) = start();
+    for i in 0..230 {
+        let arn = endpoint
+            .store()
+            .insert_secret(&format!("app/{i:03}"), "v")
+            .unwrap();
+        if i % 2 == 0 {
+            endpoint.store().tag_secret(&arn, "team", "blue").unwrap();
+        }
+    }
+    endpoint.store().insert_secret("other/1", "v").unwrap();
+    let store = AwsStore::for_endpoint(endpoint.url(), "us-east-1");
+    let all = store.list_secrets(&[]).await.unwrap();
+    assert_eq!(all.len(), 231);
+    assert!(endpoint.calls_to("ListSecrets") >= 3, "three pages of 100");
+    let app = store
+        .list_secrets(&[("name", vec!["app/".into()])])
+        .await
+        .unwrap();
+    assert_eq!(app.len(), 230);
+    let blue = store
+        .list_secrets(&[
+            ("tag-key", vec!["team".into()]),
+            ("tag-value", vec!["blue".into()]),
+            ("name", vec!["app/0".into(), "app/1".into()]),
+        ])
+        .await
+        .unwrap();
+    assert_eq!(blue.len(), 100, "even numbers below 200");
+    assert!(
+        blue.iter()
+            .all(|(_, tags)| tags.get("team").map(String::as_str) == Some("blue"))
+    );
+    let err = sm
+        .list_secrets()
+        .max_results(101)
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
+    assert!(err.is_invalid_parameter_exception(), "{err:?}");
+
+    endpoint.throttle("DescribeSecret", 2);
+    for _ in 0..4 {
+        store.describe_secret("other/1").await.unwrap();
+    }
+    assert!(endpoint.throttled() >= 3, "{}", endpoint.throttled());
+    endpoint.throttle("DescribeSecret", 1);
+    let err = store.describe_secret("other/1").await.unwrap_err();
+    assert!(err.is_throttling(), "{err}");
+    endpoint.throttle("DescribeSecret", 0);
+    store.describe_secret("other/1").await.unwrap();
+}

@@ -1,6 +1,7 @@
 //! The subcommands, one module each: a clap `Args` struct and a `run` function. What they
 //! share: the [`Ctx`] they run in, reading JSON input, and writing a secret's value.
 
+pub mod bulk;
 pub mod debug;
 pub mod doctor;
 pub mod get;

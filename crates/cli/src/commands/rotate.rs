@@ -23,8 +23,20 @@ use crate::file_store::FileLayer;
 
 #[derive(Args, Debug)]
 pub struct RotateArgs {
-    /// The secret's name (or ARN).
-    pub secret: String,
+    /// The secret's name (or ARN). On Secrets Manager, several names rotate them all
+    /// (with --all or --filter, none).
+    #[arg(value_name = "SECRET", required_unless_present_any = ["all", "filter"])]
+    pub secrets: Vec<String>,
+    /// Secrets Manager: rotate every secret ListSecrets returns.
+    #[arg(long, conflicts_with_all = ["secrets", "filter"])]
+    pub all: bool,
+    /// Secrets Manager: rotate the secrets ListSecrets returns for `name=PREFIX` or
+    /// `tag:KEY=VALUE` (repeat to narrow: every filter must match).
+    #[arg(long, value_name = "FILTER", conflicts_with = "secrets")]
+    pub filter: Vec<String>,
+    /// Secrets Manager, several secrets: how many rotations to start and follow at once.
+    #[arg(long, value_name = "N", default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=50))]
+    pub concurrency: u16,
     /// Use this engine instead of the secret's `engine` key.
     #[arg(long, value_name = "ENGINE")]
     pub engine: Option<String>,
@@ -73,10 +85,11 @@ impl RotateArgs {
         let service_only = self.lambda_arn.is_some()
             || self.schedule.is_some()
             || self.every.is_some()
-            || self.wait;
+            || self.wait
+            || self.is_bulk();
         if !on_service && service_only {
             return Err(CliError::input(
-                "--lambda-arn, --schedule, --every and --wait are for Secrets Manager (--aws or --endpoint): on the file store, rotate runs the four steps itself and returns when they end",
+                "--lambda-arn, --schedule, --every, --wait, several secrets, --all and --filter are for Secrets Manager (--aws or --endpoint): on the file store, rotate runs the four steps of one secret itself and returns when they end",
             ));
         }
         if let Some(e) = &self.schedule
@@ -86,13 +99,26 @@ impl RotateArgs {
                 "--schedule {e:?}: give rate(N days), rate(N hours) or cron(...), e.g. 'rate(30 days)'"
             )));
         }
+        for f in &self.filter {
+            crate::commands::bulk::parse_filter(f)?;
+        }
         if !(self.poll > 0.0 && self.poll <= 60.0) {
             return Err(CliError::input("--poll: between 0 and 60 seconds"));
         }
         Ok(())
     }
 
-    fn setup(&self) -> RotationSetup {
+    /// The one secret of a single rotation.
+    pub fn secret(&self) -> &str {
+        self.secrets.first().map_or("", String::as_str)
+    }
+
+    /// Several secrets, `--all` or `--filter`.
+    pub fn is_bulk(&self) -> bool {
+        self.secrets.len() > 1 || self.all || !self.filter.is_empty()
+    }
+
+    pub(crate) fn setup(&self) -> RotationSetup {
         RotationSetup {
             lambda_arn: self.lambda_arn.clone(),
             every_days: self.every,
@@ -117,6 +143,7 @@ fn valid_schedule(e: &str) -> bool {
 
 pub async fn run(args: RotateArgs, ctx: &Ctx) -> Result<(), CliError> {
     match &ctx.backend {
+        Backend::Aws(aws) if args.is_bulk() => super::bulk::run(aws, &args, ctx).await,
         Backend::Aws(aws) => on_service(aws, &args, ctx).await,
         Backend::File(file) => locally(&args, ctx, &file.0).await,
     }
@@ -125,7 +152,7 @@ pub async fn run(args: RotateArgs, ctx: &Ctx) -> Result<(), CliError> {
 /// `rotate --aws`: ask the service to rotate (setting up rotation first when asked); its
 /// rotation function runs the steps. With `--wait`, follow it to the end.
 async fn on_service(store: &AwsStore, args: &RotateArgs, ctx: &Ctx) -> Result<(), CliError> {
-    let (secret, json) = (args.secret.as_str(), ctx.json);
+    let (secret, json) = (args.secret(), ctx.json);
     let started = Instant::now();
     let version = match store.rotate_secret_with(secret, &args.setup()).await {
         Ok(v) => v,
@@ -166,7 +193,7 @@ struct Plan {
 
 /// A local rotation on the file store.
 async fn locally(args: &RotateArgs, ctx: &Ctx, file: &FileLayer) -> Result<(), CliError> {
-    let secret = args.secret.as_str();
+    let secret = args.secret();
     let store = ctx.backend.store();
     let plan = prepare(args, ctx, store.as_ref()).await?;
     let token = start(args, file, &plan.before)?;
@@ -232,7 +259,7 @@ async fn locally(args: &RotateArgs, ctx: &Ctx, file: &FileLayer) -> Result<(), C
 /// Read the secret, choose the engine, check the value and the environment: bad input is
 /// found here, before anything changes.
 async fn prepare(args: &RotateArgs, ctx: &Ctx, store: &dyn SecretStore) -> Result<Plan, CliError> {
-    let secret = args.secret.as_str();
+    let secret = args.secret();
     let before = describe(store, secret).await?;
     let current_text = current_text(store, &before, secret).await?;
     let current = if args.example.is_some() {
@@ -343,7 +370,7 @@ fn start(
     file: &FileLayer,
     before: &SecretDescription,
 ) -> Result<String, CliError> {
-    let secret = args.secret.as_str();
+    let secret = args.secret();
     if args.resume {
         return before
             .version_with_stage(AWSPENDING)
@@ -459,9 +486,34 @@ fn report_proof(proof: &Proof, result: &mut Value, json: bool) {
     }
 }
 
+/// Look at `secret` every `poll` until the rotation of `version` ends or `deadline` (from
+/// `started`) passes.
+pub(crate) async fn follow(
+    store: &AwsStore,
+    secret: &str,
+    version: &str,
+    deadline: std::time::Duration,
+    poll: std::time::Duration,
+    started: Instant,
+) -> Result<Ended, CliError> {
+    loop {
+        let d = describe(store, secret).await?;
+        if d.has_stage(version, AWSCURRENT) {
+            return Ok(Ended::Rotated);
+        }
+        if !d.has_stage(version, AWSPENDING) {
+            return Ok(Ended::Abandoned);
+        }
+        if started.elapsed() >= deadline {
+            return Ok(Ended::TimedOut);
+        }
+        tokio::time::sleep(poll.min(deadline.saturating_sub(started.elapsed()))).await;
+    }
+}
+
 /// How a rotation the service runs ended, as `--wait` saw it.
-#[derive(Debug, PartialEq, Eq)]
-enum Ended {
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Ended {
     /// AWSCURRENT is on the new version.
     Rotated,
     /// The new version lost AWSPENDING without becoming AWSCURRENT (cancelled, or the
@@ -469,6 +521,16 @@ enum Ended {
     Abandoned,
     /// Still AWSPENDING when the time ran out.
     TimedOut,
+}
+
+impl Ended {
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            Ended::Rotated => "rotated",
+            Ended::Abandoned => "abandoned",
+            Ended::TimedOut => "timed_out",
+        }
+    }
 }
 
 /// `--wait`: look at the secret every `--poll` seconds until the rotation of `version` ends
@@ -481,7 +543,7 @@ async fn wait(
     version: &str,
     started: Instant,
 ) -> Result<(), CliError> {
-    let secret = args.secret.as_str();
+    let secret = args.secret();
     let deadline = std::time::Duration::from_secs(args.timeout);
     let poll = std::time::Duration::from_secs_f64(args.poll);
     if !ctx.json {
@@ -490,25 +552,9 @@ async fn wait(
             args.timeout
         );
     }
-    let ended = loop {
-        let d = describe(store, secret).await?;
-        if d.has_stage(version, AWSCURRENT) {
-            break Ended::Rotated;
-        }
-        if !d.has_stage(version, AWSPENDING) {
-            break Ended::Abandoned;
-        }
-        if started.elapsed() >= deadline {
-            break Ended::TimedOut;
-        }
-        tokio::time::sleep(poll.min(deadline.saturating_sub(started.elapsed()))).await;
-    };
+    let ended = follow(store, secret, version, deadline, poll, started).await?;
     let seconds = started.elapsed().as_secs_f64();
-    let outcome = match ended {
-        Ended::Rotated => "rotated",
-        Ended::Abandoned => "abandoned",
-        Ended::TimedOut => "timed_out",
-    };
+    let outcome = ended.as_str();
     if ended == Ended::Rotated {
         if ctx.json {
             print_json(

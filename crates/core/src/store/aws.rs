@@ -216,6 +216,56 @@ impl AwsStore {
             .await
     }
 
+    /// `ListSecrets` with `filters` (key, values: `name`, `tag-key`, `tag-value`, …, each
+    /// value a prefix, as the service matches them), every page: each secret's name and
+    /// tags.
+    pub async fn list_secrets(
+        &self,
+        filters: &[(&str, Vec<String>)],
+    ) -> Result<Vec<(String, BTreeMap<String, String>)>, StoreError> {
+        const OP: &str = "ListSecrets";
+        let filters: Vec<aws_sdk_secretsmanager::types::Filter> = filters
+            .iter()
+            .map(|(key, values)| {
+                aws_sdk_secretsmanager::types::Filter::builder()
+                    .key(aws_sdk_secretsmanager::types::FilterNameStringType::from(
+                        *key,
+                    ))
+                    .set_values(Some(values.clone()))
+                    .build()
+            })
+            .collect();
+        let mut out = Vec::new();
+        let mut next: Option<String> = None;
+        loop {
+            let page = self
+                .client
+                .list_secrets()
+                .set_filters((!filters.is_empty()).then(|| filters.clone()))
+                .max_results(100)
+                .set_next_token(next.take())
+                .send()
+                .await
+                .map_err(|e| self.map_err(OP, e))?;
+            for entry in page.secret_list() {
+                let Some(name) = entry.name() else { continue };
+                let tags = entry
+                    .tags()
+                    .iter()
+                    .filter_map(|t| {
+                        Some((t.key()?.to_string(), t.value().unwrap_or("").to_string()))
+                    })
+                    .collect();
+                out.push((name.to_string(), tags));
+            }
+            match page.next_token() {
+                Some(t) if !t.is_empty() => next = Some(t.to_string()),
+                _ => break,
+            }
+        }
+        Ok(out)
+    }
+
     /// [`AwsStore::rotate_secret`], also setting up rotation: `RotationLambdaARN` and
     /// `RotationRules` (`AutomaticallyAfterDays` or `ScheduleExpression`) from `setup`,
     /// which turns rotation on for a secret that had none.

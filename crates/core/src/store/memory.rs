@@ -381,6 +381,11 @@ impl MemoryStore {
         Ok(done)
     }
 
+    /// Every secret's description, by name (what `ListSecrets` lists).
+    pub fn descriptions(&self) -> Vec<SecretDescription> {
+        self.lock().secrets.values().map(Secret::describe).collect()
+    }
+
     /// A comparable copy of everything in the store.
     pub fn snapshot(&self) -> StoreSnapshot {
         let state = self.lock();

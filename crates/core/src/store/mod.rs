@@ -316,6 +316,19 @@ impl StoreError {
     pub fn is_not_found(&self) -> bool {
         self.kind == StoreErrorKind::ResourceNotFound
     }
+
+    /// The service refused the request for its rate (`ThrottlingException`, what it
+    /// answers above a request quota), after the SDK's own retries: worth a later retry.
+    pub fn is_throttling(&self) -> bool {
+        self.kind == StoreErrorKind::Service
+            && [
+                "ThrottlingException",
+                "TooManyRequestsException",
+                "Throttling:",
+            ]
+            .iter()
+            .any(|c| self.message.starts_with(c))
+    }
 }
 
 /// The Secrets Manager operations the rotation driver and the CLI use.
