@@ -14,7 +14,7 @@ use std::io::IsTerminal;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use rotwise_core::store::{AwsStore, RotationSetup, SecretStore, StoreError};
+use rotwise_core::store::{AwsStore, RotationSetup, StoreError};
 use serde_json::{Value, json};
 use tokio::sync::{Mutex, Semaphore};
 
@@ -113,7 +113,7 @@ fn rand_u16() -> u16 {
 }
 
 /// `call`, tried again while Secrets Manager throttles it.
-async fn retrying<T, F, Fut>(mut call: F) -> Result<T, StoreError>
+pub(crate) async fn retrying<T, F, Fut>(mut call: F) -> Result<T, StoreError>
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Result<T, StoreError>>,
@@ -206,21 +206,9 @@ async fn rotate_one(
             error: None,
         };
     };
-    let ended = loop {
-        match retrying(|| store.describe_secret(&name)).await {
-            Ok(d) if d.has_stage(&version, rotwise_core::store::AWSCURRENT) => {
-                break Ended::Rotated;
-            }
-            Ok(d) if !d.has_stage(&version, rotwise_core::store::AWSPENDING) => {
-                break Ended::Abandoned;
-            }
-            Ok(_) => {}
-            Err(e) => return failed(name, e.to_string()),
-        }
-        if started.elapsed() >= deadline {
-            break Ended::TimedOut;
-        }
-        tokio::time::sleep(poll.min(deadline.saturating_sub(started.elapsed()))).await;
+    let ended = match super::rotate::follow(store, &name, &version, deadline, poll, started).await {
+        Ok(ended) => ended,
+        Err(e) => return failed(name, e.to_string()),
     };
     let error = match ended {
         Ended::Rotated => None,

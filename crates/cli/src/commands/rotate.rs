@@ -487,7 +487,7 @@ fn report_proof(proof: &Proof, result: &mut Value, json: bool) {
 }
 
 /// Look at `secret` every `poll` until the rotation of `version` ends or `deadline` (from
-/// `started`) passes.
+/// `started`) passes. A throttled `DescribeSecret` is tried again with backoff.
 pub(crate) async fn follow(
     store: &AwsStore,
     secret: &str,
@@ -497,7 +497,9 @@ pub(crate) async fn follow(
     started: Instant,
 ) -> Result<Ended, CliError> {
     loop {
-        let d = describe(store, secret).await?;
+        let d = super::bulk::retrying(|| store.describe_secret(secret))
+            .await
+            .map_err(|e| CliError::store(secret, e))?;
         if d.has_stage(version, AWSCURRENT) {
             return Ok(Ended::Rotated);
         }
