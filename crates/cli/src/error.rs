@@ -95,6 +95,15 @@ pub enum CliError {
         #[source]
         source: Box<RotationError>,
     },
+    /// A dry run stopped: a check, a read or the current login failed. Nothing changed.
+    #[error("dry run of the rotation of {secret}: {source}\nnothing was changed")]
+    DryRun {
+        /// The secret, as the user named it.
+        secret: String,
+        /// The driver's error, with its kind (boxed: it is large).
+        #[source]
+        source: Box<RotationError>,
+    },
     /// The target (a database) failed outside a rotation step: a login, a statement, a
     /// secret value the engine cannot use.
     #[error("{context}: {source}")]
@@ -166,7 +175,9 @@ impl CliError {
             CliError::Input(_) | CliError::Io { .. } | CliError::Failed(_) => None,
             CliError::Config { .. } => Some(ErrorKind::Configuration),
             CliError::Store { source, .. } => Some(ErrorKind::Store(source.kind)),
-            CliError::Rotation { source, .. } => Some(source.kind()),
+            CliError::Rotation { source, .. } | CliError::DryRun { source, .. } => {
+                Some(source.kind())
+            }
             CliError::Target { source, .. } => Some(source.kind()),
             CliError::Proof { kind, .. } => Some(*kind),
         }

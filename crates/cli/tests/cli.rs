@@ -2250,3 +2250,481 @@ async fn rotate_many_secrets_with_throttling_and_failures() {
     );
     function.abort();
 }
+
+// ------------------------------------------------------------------------------------------------
+// `rotate --dry-run` (issue 20 item 3): the checks, the reads and the current login, the
+// statements setSecret would run (redacted), the users and the label moves; nothing
+// written to the store, the database, or the server's statement log.
+
+impl Db {
+    /// A master user for the alternating strategy, made for one test (so its statements
+    /// can be told from other tests' in the server log).
+    async fn create_master(&self, user: &str, password: &str) {
+        match self {
+            Db::Pg(pg) => pg
+                .admin()
+                .await
+                .batch_execute(&format!(
+                    "CREATE ROLE \"{user}\" LOGIN CREATEROLE PASSWORD '{password}'"
+                ))
+                .await
+                .unwrap(),
+            Db::My(my) => {
+                use rotwise_test_services::mysql_async::prelude::Queryable;
+                let mut conn = my.admin().await;
+                conn.query_drop(format!(
+                    "CREATE USER '{user}'@'%' IDENTIFIED BY '{password}'; \
+                     GRANT ALL PRIVILEGES ON *.* TO '{user}'@'%' WITH GRANT OPTION"
+                ))
+                .await
+                .unwrap();
+                let _ = conn.disconnect().await;
+            }
+        }
+    }
+
+    /// Everything the server keeps about `users` that a rotation could change: password
+    /// hashes, attributes, comments, memberships and settings (PostgreSQL), accounts,
+    /// plugins and grants (MariaDB).
+    async fn users_snapshot(&self, users: &[&str]) -> Vec<String> {
+        let users: Vec<String> = users.iter().map(|u| u.to_string()).collect();
+        match self {
+            Db::Pg(pg) => {
+                let admin = pg.admin().await;
+                let mut out = Vec::new();
+                for query in [
+                    "SELECT rolname, rolpassword, rolconnlimit::text, rolvaliduntil::text, \
+                     shobj_description(oid, 'pg_authid') FROM pg_authid \
+                     WHERE rolname = ANY($1) ORDER BY 1",
+                    "SELECT m.rolname, r.rolname, '', '', '' FROM pg_auth_members a \
+                     JOIN pg_roles r ON r.oid = a.roleid JOIN pg_roles m ON m.oid = a.member \
+                     WHERE m.rolname = ANY($1) OR r.rolname = ANY($1) ORDER BY 1, 2",
+                    "SELECT r.rolname, array_to_string(s.setconfig, ','), '', '', '' \
+                     FROM pg_db_role_setting s JOIN pg_roles r ON r.oid = s.setrole \
+                     WHERE r.rolname = ANY($1) ORDER BY 1",
+                ] {
+                    for row in admin.query(query, &[&users]).await.unwrap() {
+                        let cols: Vec<Option<String>> = (0..5).map(|i| row.get(i)).collect();
+                        out.push(format!("{cols:?}"));
+                    }
+                }
+                out
+            }
+            Db::My(my) => {
+                use rotwise_test_services::mysql_async::prelude::Queryable;
+                let mut conn = my.admin().await;
+                let mut out = Vec::new();
+                for user in &users {
+                    let rows: Vec<(String, String, String, String)> = conn
+                        .exec(
+                            "SELECT User, Host, CAST(authentication_string AS CHAR), plugin \
+                             FROM mysql.user WHERE User = ? ORDER BY Host",
+                            (user,),
+                        )
+                        .await
+                        .unwrap();
+                    for (u, h, auth, plugin) in rows {
+                        out.push(format!("{u}@{h} {auth} {plugin}"));
+                        let grants: Vec<String> = conn
+                            .query(format!("SHOW GRANTS FOR '{u}'@'{h}'"))
+                            .await
+                            .unwrap();
+                        out.extend(grants);
+                    }
+                }
+                let _ = conn.disconnect().await;
+                out
+            }
+        }
+    }
+
+    /// A cursor at the end of the statement log (PostgreSQL's server log, MariaDB's
+    /// general log).
+    fn log_cursor(&self) -> rotwise_test_services::LogCursor {
+        match self {
+            Db::Pg(pg) => pg.log_cursor(),
+            Db::My(my) => my.log_cursor(),
+        }
+    }
+
+    /// The statements `users`' sessions ran, from a stretch of the statement log.
+    /// PostgreSQL's lines carry `user@db` (log_line_prefix); MariaDB's carry a thread id,
+    /// named by its `Connect user@host` line.
+    fn statements_of(&self, log: &str, users: &[&str]) -> Vec<String> {
+        let mut out = Vec::new();
+        match self {
+            Db::Pg(_) => {
+                for line in log.lines() {
+                    let ours = users.iter().any(|u| line.contains(&format!("] {u}@")));
+                    if let (true, Some((_, stmt))) = (ours, line.split_once(" statement: ")) {
+                        out.push(stmt.to_string());
+                    }
+                }
+            }
+            Db::My(_) => {
+                let mut threads = std::collections::HashSet::new();
+                for line in log.lines() {
+                    let mut words = line.split_whitespace();
+                    let (Some(mut first), Some(mut second)) = (words.next(), words.next()) else {
+                        continue;
+                    };
+                    // A line may start with a timestamp (two words) before the thread id.
+                    if first.parse::<u64>().is_err() {
+                        let Some(third) = words.next() else { continue };
+                        (first, second) = (second, third);
+                        if first.parse::<u64>().is_err() {
+                            continue;
+                        }
+                    }
+                    let rest = line
+                        .split_once(&format!("{second}\t"))
+                        .map_or("", |(_, r)| r);
+                    if second == "Connect"
+                        && users.iter().any(|u| rest.starts_with(&format!("{u}@")))
+                    {
+                        threads.insert(first.to_string());
+                    } else if second == "Query" && threads.contains(first) {
+                        out.push(rest.to_string());
+                    }
+                }
+            }
+        }
+        out
+    }
+}
+
+/// Whether a logged statement writes: anything but a read, a session setting or a
+/// transaction boundary (the dry run's own transaction is checked to be `READ ONLY`).
+fn writes(statement: &str) -> bool {
+    let s = statement.trim_start().to_ascii_uppercase();
+    let reads = [
+        "SELECT",
+        "SHOW",
+        "SET SESSION",
+        "BEGIN",
+        "COMMIT",
+        "ROLLBACK",
+    ];
+    !reads.iter().any(|r| s.starts_with(r))
+}
+
+/// The statement a real rotation logged, with its password hash in the shape the dry run
+/// prints it: PostgreSQL's SCRAM verifier and MariaDB's `*HEX` native hash replaced.
+fn redact_logged(statement: &str) -> String {
+    let mut out = String::new();
+    let mut rest = statement;
+    while let Some(start) = rest.find('\'') {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + 1..];
+        let end = after.find('\'').map_or(after.len(), |e| e);
+        let literal = &after[..end];
+        let hashed = literal.starts_with("SCRAM-SHA-256$")
+            || (literal.len() == 41
+                && literal.starts_with('*')
+                && literal[1..].chars().all(|c| c.is_ascii_hexdigit()));
+        out.push('\'');
+        out.push_str(if hashed { "<redacted hash>" } else { literal });
+        out.push('\'');
+        rest = after.get(end + 1..).unwrap_or("");
+    }
+    out.push_str(rest);
+    out
+}
+
+/// One engine, one store, both strategies: a dry run prints the plan and changes
+/// nothing (store, users, statement log); then the real rotation runs exactly the
+/// statements the dry run printed (the positive control: the same log check finds them).
+async fn dry_run_changes_nothing(db: Db, place: Place) {
+    let tag = uuid::Uuid::new_v4().simple().to_string();
+    let name = format!("dry/{tag}");
+    let mut init = vec!["init-demo", "--name", name.as_str(), "--json"];
+    init.extend(db.init_args());
+    let demo = json_out(ok(&place.run(&db, &init)));
+    let account = db.account(&demo);
+    let master_user = format!("dry_master_{}", &tag[..12]);
+    let master_pw = format!("Master-{tag}");
+    let clone = (format!("{}_clone", account.0), account.1.clone());
+    let (db2, cleanup) = (
+        db.clone(),
+        vec![
+            account.clone(),
+            clone.clone(),
+            (master_user.clone(), "%".to_string()),
+        ],
+    );
+    rotwise_test_services::run_then_cleanup(
+        async move {
+            db.create_master(&master_user, &master_pw).await;
+            let current = place.current(&name).await;
+            let mut master = current.clone();
+            master["username"] = master_user.clone().into();
+            master["password"] = master_pw.clone().into();
+            let master_name = format!("{name}/master");
+            let alt_name = format!("{name}/alternating");
+            place.insert(&master_name, &master);
+            let user = account.0.as_str();
+            let users = [user, clone.0.as_str(), master_user.as_str()];
+
+            for (secret, strategy) in [(&name, "single"), (&alt_name, "alternating")] {
+                if strategy == "alternating" {
+                    if let Db::My(my) = &db {
+                        // A privilege for the clone to get (the demo user has only USAGE).
+                        use rotwise_test_services::mysql_async::prelude::Queryable;
+                        let mut conn = my.admin().await;
+                        conn.query_drop(format!(
+                            "GRANT SELECT ON `dry_{tag}`.* TO '{user}'@'{}'",
+                            account.1
+                        ))
+                        .await
+                        .unwrap();
+                        let _ = conn.disconnect().await;
+                    }
+                    // The base user's password as the single-user rotation left it.
+                    let mut alternating = place.current(&name).await;
+                    alternating["masterarn"] = master_name.clone().into();
+                    place.insert(&alt_name, &alternating);
+                }
+                let store_before = place.snapshot();
+                let db_before = db.users_snapshot(&users).await;
+                let mut cursor = db.log_cursor();
+                let out = place.run(&db, &["rotate", secret, "--dry-run", "--json"]);
+                let plan = json_out(ok(&out));
+                let text = format!("{}{}", stdout(&out), stderr(&out));
+                assert_eq!(plan["dry_run"], true, "{plan}");
+                assert_eq!(plan["changed"], false, "{plan}");
+                assert_eq!(
+                    place.snapshot(),
+                    store_before,
+                    "{strategy}: the dry run wrote to the store"
+                );
+                assert_eq!(
+                    db.users_snapshot(&users).await,
+                    db_before,
+                    "{strategy}: the dry run changed a user"
+                );
+                let log = cursor.new_text();
+                let logged = db.statements_of(&log, &users);
+                let login_line = match &db {
+                    Db::Pg(_) => format!("connection authorized: user={user} "),
+                    Db::My(_) => format!("Connect\t{user}@"),
+                };
+                assert!(
+                    log.contains(&login_line),
+                    "{strategy}: the dry run's login is not in the log"
+                );
+                let written: Vec<&String> = logged.iter().filter(|s| writes(s)).collect();
+                assert!(
+                    written.is_empty(),
+                    "{strategy}: the dry run wrote: {written:?}"
+                );
+                let begins: Vec<&String> = logged
+                    .iter()
+                    .filter(|s| s.to_ascii_uppercase().starts_with("BEGIN"))
+                    .collect();
+                assert!(
+                    begins.iter().all(|b| b.as_str() == "BEGIN READ ONLY"),
+                    "{strategy}: {begins:?}"
+                );
+                let now = place.current(&name).await;
+                for secret_text in [&now["password"], &master["password"]] {
+                    assert!(
+                        !text.contains(secret_text.as_str().unwrap()),
+                        "{strategy}: a password printed"
+                    );
+                }
+                assert_eq!(plan["failed_database_logins"], 0, "{plan}");
+
+                let statements: Vec<String> = plan["statements"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|s| s["statement"].as_str().unwrap().to_string())
+                    .collect();
+                assert!(
+                    statements.iter().any(|s| s.contains("'<redacted")),
+                    "{strategy}: {statements:?}"
+                );
+                let logins: Vec<&str> = plan["logins"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|l| l["user"].as_str().unwrap())
+                    .collect();
+                let actions: Vec<(String, String)> = plan["users"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|u| (u["user"].to_string(), u["action"].to_string()))
+                    .collect();
+                let q = |s: &str| format!("\"{s}\"");
+                if strategy == "single" {
+                    assert_eq!(logins, [user], "{plan}");
+                    assert_eq!(actions, [(q(user), q("set-password"))], "{plan}");
+                    assert_eq!(plan["next_user"], user, "{plan}");
+                } else {
+                    assert_eq!(logins, [user, master_user.as_str()], "{plan}");
+                    assert_eq!(
+                        actions,
+                        [
+                            (q(&clone.0), q("create")),
+                            (q(&clone.0), q("match-base-user"))
+                        ],
+                        "{plan}"
+                    );
+                    assert_eq!(plan["next_user"], clone.0.as_str(), "{plan}");
+                }
+                let moves: Vec<String> = plan["label_moves"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|m| format!("{} {} {} {}", m["step"], m["label"], m["from"], m["to"]))
+                    .collect();
+                let [cur, _, _] = place.labels(&db, secret);
+                assert_eq!(
+                    moves[1],
+                    format!(
+                        "\"finishSecret\" \"AWSCURRENT\" \"{}\" \"(new version)\"",
+                        cur.unwrap()
+                    ),
+                    "{moves:?}"
+                );
+
+                // The text form says the same, and that nothing changed.
+                let out = place.run(&db, &["rotate", secret, "--dry-run"]);
+                let shown = stdout(ok(&out));
+                assert!(shown.contains("nothing was changed"), "{shown}");
+                for s in &statements {
+                    assert!(shown.contains(s.as_str()), "{s} not in\n{shown}");
+                }
+
+                // Positive control: the real rotation runs exactly the statements shown,
+                // and the same log check sees them as writes.
+                cursor.advance();
+                place.rotate(&db, secret);
+                let logged = db.statements_of(&cursor.new_text(), &users);
+                let real: Vec<String> = logged
+                    .iter()
+                    .filter(|s| writes(s))
+                    .map(|s| redact_logged(s))
+                    .collect();
+                assert_eq!(
+                    real, statements,
+                    "{strategy}: the real rotation ran other statements"
+                );
+            }
+
+            // Refused AWSCURRENT: the dry run says so, exits as a refused login, tries
+            // nothing else and changes nothing.
+            db.set_password(&account, &format!("Drift-{tag}")).await;
+            let before = place.snapshot();
+            let out = place.run(&db, &["rotate", &name, "--dry-run"]);
+            assert_eq!(code(&out), 4, "{}", stderr(&out));
+            assert!(stderr(&out).contains("does not log in"), "{}", stderr(&out));
+            assert!(
+                stderr(&out).contains("nothing was changed"),
+                "{}",
+                stderr(&out)
+            );
+            assert_eq!(place.snapshot(), before);
+
+            // A rotation in progress: refused before any login.
+            let token = place.begin(&db, &alt_name);
+            let before = place.snapshot();
+            let out = place.run(&db, &["rotate", &alt_name, "--dry-run"]);
+            assert_ne!(code(&out), 0);
+            assert!(
+                stderr(&out).contains("a rotation is in progress"),
+                "{}",
+                stderr(&out)
+            );
+            assert!(stderr(&out).contains(&token), "{}", stderr(&out));
+            assert_eq!(place.snapshot(), before);
+        },
+        async move {
+            for account in &cleanup {
+                db2.drop_user(account).await;
+            }
+        },
+    )
+    .await;
+}
+
+impl Place {
+    /// A new secret holding `value` as AWSCURRENT.
+    fn insert(&self, name: &str, value: &Value) {
+        match self {
+            Place::File(s) => {
+                let file = s.json_file(
+                    &format!("{}.json", uuid::Uuid::new_v4().simple()),
+                    &value.to_string(),
+                );
+                ok(&s.run(&["put", name, "--from-json", file.to_str().unwrap()]));
+            }
+            Place::Endpoint { memory, .. } => {
+                memory.insert_secret(name, &value.to_string()).unwrap();
+            }
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dry_run_postgres_file_store() {
+    if let Some(db) = Db::pg() {
+        dry_run_changes_nothing(db, Place::file()).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dry_run_postgres_local_endpoint() {
+    if let Some(db) = Db::pg() {
+        dry_run_changes_nothing(db, Place::endpoint()).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mysql_dry_run_file_store() {
+    if let Some(db) = Db::mysql() {
+        dry_run_changes_nothing(db, Place::file()).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mysql_dry_run_local_endpoint() {
+    if let Some(db) = Db::mysql() {
+        dry_run_changes_nothing(db, Place::endpoint()).await;
+    }
+}
+
+/// `--dry-run` with what starts, sets up or resumes a rotation is bad input (exit 2).
+#[test]
+fn dry_run_refuses_what_would_start_a_rotation() {
+    let s = Store::new();
+    for (args, needle) in [
+        (vec!["rotate", "a", "--dry-run", "--resume"], "--resume"),
+        (
+            vec!["rotate", "a", "--dry-run", "--example", "random-string"],
+            "--example",
+        ),
+    ] {
+        let out = s.run(&args);
+        assert_eq!(code(&out), 2, "{args:?}: {}", stderr(&out));
+        assert!(stderr(&out).contains(needle), "{}", stderr(&out));
+    }
+    let out = run_with(
+        &[
+            "--endpoint",
+            "http://127.0.0.1:9",
+            "rotate",
+            "a",
+            "b",
+            "--dry-run",
+        ],
+        &[],
+    );
+    assert_eq!(code(&out), 2, "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("--dry-run takes one secret"),
+        "{}",
+        stderr(&out)
+    );
+}

@@ -5,12 +5,15 @@ use std::time::Instant;
 
 use tracing::Instrument;
 
-use crate::error::{PrecheckError, RotationError, StepName};
+use secrecy::ExposeSecret;
+
+use crate::error::{ErrorKind, PrecheckError, RotationError, RotatorError, StepName};
 use crate::event::{RotationEvent, Step};
+use crate::plan::{DRY_RUN_TOKEN, DryRun, LabelMove};
 use crate::rotator::{PasswordSource, Rotator, Versions};
 use crate::store::{
-    AWSCURRENT, AWSPENDING, PutSecretValue, SecretDescription, SecretStore, StoreError,
-    StoreErrorKind, UpdateVersionStage,
+    AWSCURRENT, AWSPENDING, AWSPREVIOUS, PutSecretValue, SecretDescription, SecretStore,
+    SecretVersion, StoreError, StoreErrorKind, UpdateVersionStage,
 };
 
 /// What a successful step did.
@@ -231,6 +234,130 @@ impl Driver {
                 Ok(StepOutcome::Done(step))
             }
         }
+    }
+
+    /// A dry run of a new rotation of `secret_id`: the checks `RotateSecret` and the
+    /// steps make, createSecret's next value (its password generated, never stored or
+    /// shown), then the rotator's [`SetPlan`](crate::plan::SetPlan) and the label moves.
+    /// Reads only: `DescribeSecret`, `GetSecretValue` (and `GetRandomPassword` when the
+    /// passwords come from the service); nothing is put, labelled or changed on the
+    /// target.
+    ///
+    /// Refused when a rotation is in progress (AWSPENDING on a version that is not
+    /// AWSCURRENT): a new one would be refused too.
+    pub async fn dry_run(&self, secret_id: &str) -> Result<DryRun, RotationError> {
+        let store_err = |step: Step| {
+            move |source| RotationError::Store {
+                step: StepName(step.as_str().to_string()),
+                source,
+            }
+        };
+        let rotator_err = |step: Step| {
+            move |source| RotationError::Rotator {
+                step,
+                secret_id: secret_id.to_string(),
+                source,
+            }
+        };
+        let description = self
+            .store
+            .describe_secret(secret_id)
+            .await
+            .map_err(store_err(Step::CreateSecret))?;
+        if let Some(pending) = description.version_with_stage(AWSPENDING)
+            && !description.has_stage(pending, AWSCURRENT)
+        {
+            return Err(rotator_err(Step::CreateSecret)(RotatorError::new(
+                ErrorKind::Conflict,
+                format!(
+                    "a rotation is in progress: version {pending} holds AWSPENDING, so a new rotation \
+                     would be refused; finish or discard it first (`rotwise doctor` says which)"
+                ),
+            )));
+        }
+        let no_current = || RotationError::NoCurrentVersion {
+            step: Step::CreateSecret,
+            secret_id: secret_id.to_string(),
+        };
+        let current_id = description
+            .version_with_stage(AWSCURRENT)
+            .ok_or_else(no_current)?
+            .to_string();
+        let token = DRY_RUN_TOKEN;
+        let create = Versions::new(
+            self.store.as_ref(),
+            &description,
+            token,
+            Step::CreateSecret,
+            &self.passwords,
+        );
+        let current = match create.current().await {
+            Ok(c) => c.clone(),
+            Err(e) if e.is_not_found() => return Err(no_current()),
+            Err(e) => return Err(store_err(Step::CreateSecret)(e)),
+        };
+        let payload = self
+            .rotator
+            .next_value(&create)
+            .await
+            .map_err(rotator_err(Step::CreateSecret))?;
+        let next_user = payload
+            .as_string()
+            .and_then(|s| serde_json::from_str::<serde_json::Value>(s.expose_secret()).ok())
+            .and_then(|v| v.get("username")?.as_str().map(str::to_owned));
+        let set = Versions::new(
+            self.store.as_ref(),
+            &description,
+            token,
+            Step::SetSecret,
+            &self.passwords,
+        );
+        set.prime_pending(SecretVersion {
+            arn: description.arn.clone(),
+            name: description.name.clone(),
+            version_id: token.to_string(),
+            stages: vec![AWSPENDING.to_string()],
+            payload,
+            created: None,
+        });
+        set.prime_current(current);
+        let plan = self
+            .rotator
+            .plan(&set)
+            .await
+            .map_err(rotator_err(Step::SetSecret))?;
+        let new = Some("(new version)".to_string());
+        let label = |step, label: &str, from: Option<String>, to: Option<String>| LabelMove {
+            step,
+            label: label.to_string(),
+            from,
+            to,
+        };
+        let labels = vec![
+            label(Step::CreateSecret, AWSPENDING, None, new.clone()),
+            label(
+                Step::FinishSecret,
+                AWSCURRENT,
+                Some(current_id.clone()),
+                new.clone(),
+            ),
+            label(
+                Step::FinishSecret,
+                AWSPREVIOUS,
+                description
+                    .version_with_stage(AWSPREVIOUS)
+                    .map(str::to_owned),
+                Some(current_id),
+            ),
+            label(Step::FinishSecret, AWSPENDING, new, None),
+        ];
+        Ok(DryRun {
+            arn: description.arn.clone(),
+            rotator: self.rotator.name().to_string(),
+            next_user,
+            set: plan,
+            labels,
+        })
     }
 
     async fn create(

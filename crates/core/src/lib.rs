@@ -51,6 +51,7 @@ pub mod event;
 pub mod logs;
 pub mod metrics;
 pub mod password;
+pub mod plan;
 pub mod rotator;
 pub mod store;
 

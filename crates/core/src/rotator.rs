@@ -9,9 +9,10 @@ use async_trait::async_trait;
 use secrecy::SecretString;
 use tokio::sync::OnceCell;
 
-use crate::error::RotatorError;
+use crate::error::{ErrorKind, RotatorError};
 use crate::event::Step;
 use crate::password::PasswordPolicy;
+use crate::plan::SetPlan;
 use crate::store::{
     AWSCURRENT, AWSPENDING, AWSPREVIOUS, SecretDescription, SecretPayload, SecretStore,
     SecretVersion, StoreError,
@@ -202,6 +203,22 @@ pub trait Rotator: Send + Sync {
         let _ = versions;
         Ok(())
     }
+
+    /// A dry run of setSecret ([`Driver::dry_run`](crate::Driver::dry_run)): read and check
+    /// what [`Rotator::set`] would, log in only with the current credential (and, where
+    /// setSecret needs one, the master's), and describe the changes without making any.
+    /// [`Versions::pending`] holds the value createSecret would put; it is not in the
+    /// store. The default says this rotator cannot tell without running setSecret.
+    async fn plan(&self, versions: &Versions<'_>) -> Result<SetPlan, RotatorError> {
+        let _ = versions;
+        Err(RotatorError::new(
+            ErrorKind::Configuration,
+            format!(
+                "the {} rotator cannot describe its setSecret without running it: no dry run",
+                self.name()
+            ),
+        ))
+    }
 }
 
 macro_rules! forward_rotator {
@@ -222,6 +239,9 @@ macro_rules! forward_rotator {
             }
             async fn after_finish(&self, versions: &Versions<'_>) -> Result<(), RotatorError> {
                 (**self).after_finish(versions).await
+            }
+            async fn plan(&self, versions: &Versions<'_>) -> Result<SetPlan, RotatorError> {
+                (**self).plan(versions).await
             }
         }
     )*};
@@ -349,5 +369,16 @@ impl<'a> Versions<'a> {
     /// Record a value the driver already read, so the rotator does not fetch it again.
     pub(crate) fn prime_current(&self, version: SecretVersion) {
         let _ = self.current.set(version);
+    }
+
+    /// A dry run's pending value: built by createSecret's rotator code, never put.
+    pub(crate) fn prime_pending(&self, version: SecretVersion) {
+        let _ = self.pending.set(version);
+    }
+
+    /// Whether this view belongs to a dry run ([`Rotator::plan`]): its pending value is
+    /// not in the store.
+    pub fn is_dry_run(&self) -> bool {
+        self.token == crate::plan::DRY_RUN_TOKEN
     }
 }

@@ -45,6 +45,7 @@
 //! );
 //! ```
 
+pub mod changes;
 mod credential;
 pub mod error;
 pub mod login;
@@ -55,6 +56,7 @@ pub mod rotator;
 pub mod secret;
 pub mod tls;
 
+pub use changes::{Changes, SecretSql};
 pub use credential::{Credential, LoginError, LoginFailure};
 pub use error::DbError;
 pub use names::{NameError, NameLimit};

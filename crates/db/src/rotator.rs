@@ -10,11 +10,13 @@
 
 use async_trait::async_trait;
 use rotwise_core::config::{ConfigError, Env};
+use rotwise_core::plan::SetPlan;
 use rotwise_core::store::SecretVersion;
 use rotwise_core::{
     ErrorKind, LoginProbe, Rotator, RotatorError, SecretPayload, Strategy, Versions,
 };
 
+use crate::changes::Changes;
 use crate::credential::Credential;
 use crate::error::DbError;
 use crate::names::{NameLimit, Pair, alt_username, check_name};
@@ -69,11 +71,14 @@ pub trait Dialect: Send + Sync + Sized + 'static {
     /// Close `session` (best effort).
     async fn close(&self, session: Self::Session);
 
-    /// Single user: change the session user's own password to `pending`'s.
+    /// Single user: change the session user's own password to `pending`'s. Reads and
+    /// checks first; each change goes through [`Changes::admit`] (a dry run records it
+    /// instead).
     async fn change_own_password(
         &self,
         session: Self::Session,
         pending: &DbSecret<Self::Engine>,
+        changes: &mut Changes,
     ) -> Result<(), DbError>;
 
     /// Alternating: read what the pair needs from the current user's session, then close it.
@@ -94,6 +99,9 @@ pub trait Dialect: Send + Sync + Sized + 'static {
     /// `holder` tells what the secret proves about the clone, for engines without a
     /// marker: whether the current login (already made) was the clone's, and the clone's
     /// credential from AWSPREVIOUS (fetched only when asked).
+    ///
+    /// Every read and check comes before the first change, and each change goes through
+    /// [`Changes::admit`]: a dry run records the statements, redacted, and runs none.
     async fn ensure_pair(
         &self,
         master: Self::Session,
@@ -101,6 +109,7 @@ pub trait Dialect: Send + Sync + Sized + 'static {
         pair: &Pair,
         account: Self::Account,
         holder: &Holder<'_, '_, Self::Engine>,
+        changes: &mut Changes,
     ) -> Result<(), DbError>;
 
     /// Whether [`Dialect::after_finish`] has work to do for this rotator's options; when
@@ -335,6 +344,7 @@ impl<D: Dialect> DbRotator<D> {
         versions: &Versions<'_>,
         current: &DbSecret<D::Engine>,
         pending: &DbSecret<D::Engine>,
+        changes: &mut Changes,
     ) -> Result<(), DbError> {
         check_pending(current, pending, None)?;
         check_name(&pending.username, self.dialect.name_limit(pending))?;
@@ -342,7 +352,25 @@ impl<D: Dialect> DbRotator<D> {
         // leaves no failed login in the server's log (ARCHITECTURE.md, "No failed login on the normal path").
         let mut failures = Vec::new();
         match self.dialect.connect(current, Credential::Current).await {
-            Ok(session) => return self.dialect.change_own_password(session, pending).await,
+            Ok(session) => {
+                changes.login("AWSCURRENT", &current.username);
+                return self
+                    .dialect
+                    .change_own_password(session, pending, changes)
+                    .await;
+            }
+            Err(e @ DbError::Login(_)) if changes.is_dry_run() => {
+                // A dry run logs in with the current credential only: its pending value
+                // is not in the secret, and AWSPREVIOUS is for retries.
+                return Err(DbError::step(
+                    format!(
+                        "AWSCURRENT of secret {} does not log in, so a rotation could not start from it: \
+                         `rotwise doctor` tells whether the password was changed outside rotation",
+                        versions.arn()
+                    ),
+                    e,
+                ));
+            }
             Err(DbError::Login(e)) => failures.push(e),
             Err(e) => return Err(e),
         }
@@ -365,7 +393,10 @@ impl<D: Dialect> DbRotator<D> {
                 let prev = current.with_password(prev.password.clone());
                 match self.dialect.connect(&prev, Credential::Previous).await {
                     Ok(session) => {
-                        return self.dialect.change_own_password(session, pending).await;
+                        return self
+                            .dialect
+                            .change_own_password(session, pending, changes)
+                            .await;
                     }
                     Err(DbError::Login(e)) => failures.push(e),
                     Err(e) => return Err(e),
@@ -386,6 +417,7 @@ impl<D: Dialect> DbRotator<D> {
         versions: &Versions<'_>,
         current: &DbSecret<D::Engine>,
         pending: &DbSecret<D::Engine>,
+        changes: &mut Changes,
     ) -> Result<(), DbError> {
         let masterarn = current.masterarn.clone().ok_or_else(missing_masterarn)?;
         let pair = Pair::of(&current.username, self.dialect.name_limit(current))?;
@@ -405,6 +437,7 @@ impl<D: Dialect> DbRotator<D> {
                     e,
                 )
             })?;
+        changes.login("AWSCURRENT", &current.username);
         let account = self.dialect.current_account(session, current).await?;
 
         let master_version = versions.other_secret(&masterarn).await?;
@@ -443,23 +476,40 @@ impl<D: Dialect> DbRotator<D> {
                     e,
                 )
             })?;
+        changes.login(format!("master secret {masterarn}"), &master.username);
         let holder = Holder {
             versions,
             current,
             pair: &pair,
         };
         self.dialect
-            .ensure_pair(session, pending, &pair, account, &holder)
+            .ensure_pair(session, pending, &pair, account, &holder, changes)
             .await
     }
 
-    async fn set_db(&self, versions: &Versions<'_>) -> Result<(), DbError> {
+    async fn set_db(&self, versions: &Versions<'_>, changes: &mut Changes) -> Result<(), DbError> {
         let current = parse(versions.current().await?, Credential::Current)?;
         let pending = parse(versions.pending().await?, Credential::Pending)?;
         match self.strategy_for(&current) {
-            Strategy::Single => self.set_single(versions, &current, &pending).await,
-            Strategy::Alternating => self.set_alternating(versions, &current, &pending).await,
+            Strategy::Single => self.set_single(versions, &current, &pending, changes).await,
+            Strategy::Alternating => {
+                self.set_alternating(versions, &current, &pending, changes)
+                    .await
+            }
         }
+    }
+
+    /// setSecret's dry run ([`Rotator::plan`]): the same reads, checks and logins (the
+    /// current credential and the master's; never the pending value, which is not in the
+    /// secret), every change recorded instead of made.
+    pub async fn plan_set(&self, versions: &Versions<'_>) -> Result<SetPlan, DbError> {
+        let mut changes = Changes::dry_run();
+        self.set_db(versions, &mut changes).await?;
+        let mut plan = changes.into_plan();
+        if plan.changes.is_empty() {
+            plan.note("setSecret would change nothing: the database already matches the new value");
+        }
+        Ok(plan)
     }
 
     async fn test_db(&self, versions: &Versions<'_>) -> Result<(), DbError> {
@@ -523,7 +573,11 @@ impl<D: Dialect> Rotator for DbRotator<D> {
     }
 
     async fn set(&self, versions: &Versions<'_>) -> Result<(), RotatorError> {
-        Ok(self.set_db(versions).await?)
+        Ok(self.set_db(versions, &mut Changes::apply()).await?)
+    }
+
+    async fn plan(&self, versions: &Versions<'_>) -> Result<SetPlan, RotatorError> {
+        Ok(self.plan_set(versions).await?)
     }
 
     async fn test(&self, versions: &Versions<'_>) -> Result<(), RotatorError> {

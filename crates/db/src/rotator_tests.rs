@@ -9,6 +9,7 @@ use serde_json::{Value, json};
 
 use super::*;
 use crate::credential::{LoginError, LoginFailure};
+use rotwise_core::plan::{ChangeKind, REDACTED_HASH};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 struct Toy;
@@ -76,8 +77,17 @@ impl Dialect for Fake {
         Ok(())
     }
     async fn close(&self, _: String) {}
-    async fn change_own_password(&self, s: String, _: &DbSecret<Toy>) -> Result<(), DbError> {
-        self.record(format!("change_own_password {s}"));
+    async fn change_own_password(
+        &self,
+        s: String,
+        _: &DbSecret<Toy>,
+        changes: &mut Changes,
+    ) -> Result<(), DbError> {
+        if changes.admit(&s, ChangeKind::SetPassword, || {
+            format!("SET PASSWORD {s} '{REDACTED_HASH}'")
+        }) {
+            self.record(format!("change_own_password {s}"));
+        }
         Ok(())
     }
     async fn current_account(&self, _: String, _: &DbSecret<Toy>) -> Result<(), DbError> {
@@ -90,11 +100,16 @@ impl Dialect for Fake {
         pair: &Pair,
         _: (),
         holder: &Holder<'_, '_, Toy>,
+        changes: &mut Changes,
     ) -> Result<(), DbError> {
-        self.record(format!(
-            "ensure_pair pending={} base={} clone={}",
-            pending.username, pair.base, pair.clone
-        ));
+        if changes.admit(&pending.username, ChangeKind::SetPassword, || {
+            format!("SET PASSWORD {} '{REDACTED_HASH}'", pending.username)
+        }) {
+            self.record(format!(
+                "ensure_pair pending={} base={} clone={}",
+                pending.username, pair.base, pair.clone
+            ));
+        }
         let previous = holder.previous_clone().await?;
         self.record(format!(
             "holder current_is_clone={} previous={:?}",
@@ -386,4 +401,84 @@ async fn holder_reports_the_clone_credential_of_previous() {
         };
         assert_eq!(holder, expected, "round {round}");
     }
+}
+
+/// A dry run reads, logs in with AWSCURRENT (and the master, alternating) and records the
+/// change instead of making it: the store's versions and labels are as before, the
+/// engine saw no change call and no pending login; with a refused AWSCURRENT it fails
+/// without trying AWSPENDING or AWSPREVIOUS.
+#[tokio::test]
+async fn a_dry_run_changes_nothing_and_logs_in_with_current_only() {
+    for (strategy, next, logins) in [
+        (Strategy::Single, "app", vec!["AWSCURRENT as \"app\""]),
+        (
+            Strategy::Alternating,
+            "app_clone",
+            vec!["AWSCURRENT as \"app\"", "master secret"],
+        ),
+    ] {
+        let s = setup(strategy, "app");
+        let before = s.store.describe_secret(&s.arn).await.unwrap();
+        let run = s.driver.dry_run(&s.arn).await.unwrap();
+        assert_eq!(s.store.describe_secret(&s.arn).await.unwrap(), before);
+        let calls = s.calls();
+        assert!(
+            calls.iter().all(|c| c.starts_with("connect current")
+                || c.starts_with("connect master")
+                || c.starts_with("holder")),
+            "{strategy:?}: {calls:?}"
+        );
+        assert_eq!(run.next_user.as_deref(), Some(next));
+        assert_eq!(run.set.changes.len(), 1, "{:?}", run.set);
+        assert_eq!(run.set.changes[0].user, next);
+        assert_eq!(
+            run.set.changes[0].statement.as_deref(),
+            Some(format!("SET PASSWORD {next} '<redacted hash>'").as_str())
+        );
+        let shown: Vec<String> = run.set.logins.iter().map(ToString::to_string).collect();
+        assert_eq!(shown.len(), logins.len(), "{shown:?}");
+        for (got, want) in shown.iter().zip(&logins) {
+            assert!(got.starts_with(want), "{got} / {want}");
+        }
+        let moves: Vec<String> = run.labels.iter().map(ToString::to_string).collect();
+        let current = before.version_with_stage(AWSCURRENT).unwrap();
+        assert_eq!(
+            moves,
+            [
+                "createSecret: AWSPENDING (none) -> (new version)".to_owned(),
+                format!("finishSecret: AWSCURRENT {current} -> (new version)"),
+                format!("finishSecret: AWSPREVIOUS (none) -> {current}"),
+                "finishSecret: AWSPENDING (new version) -> (removed)".to_owned(),
+            ]
+        );
+    }
+
+    // AWSCURRENT refused: the dry run says so and tries nothing else.
+    let s = setup(Strategy::Single, "app");
+    let mut bad = s.current.clone();
+    bad["password"] = json!("bad-changed-by-hand");
+    s.store
+        .put_secret_value(PutSecretValue {
+            secret_id: s.arn.clone(),
+            token: "33333333-3333-4333-8333-333333333333".into(),
+            payload: SecretPayload::String(SecretString::from(bad.to_string())),
+            stages: vec![AWSCURRENT.to_owned()],
+            rotation_token: None,
+        })
+        .await
+        .unwrap();
+    s.calls();
+    let e = s.driver.dry_run(&s.arn).await.unwrap_err().to_string();
+    assert!(e.contains("AWSCURRENT of secret"), "{e}");
+    assert!(!e.contains("bad-changed-by-hand"), "{e}");
+    assert_eq!(s.calls(), ["connect current app port=1234 ssl=Some(true)"]);
+
+    // A rotation in progress: refused before any login.
+    let s = setup(Strategy::Single, "app");
+    let mut pending = s.current.clone();
+    pending["password"] = json!("good-pending");
+    s.plant(&pending).await;
+    let e = s.driver.dry_run(&s.arn).await.unwrap_err().to_string();
+    assert!(e.contains("a rotation is in progress"), "{e}");
+    assert!(s.calls().is_empty());
 }

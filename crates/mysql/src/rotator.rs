@@ -6,10 +6,11 @@ use async_trait::async_trait;
 use mysql_async::prelude::Queryable;
 use mysql_async::{Conn, Row};
 use rotwise_core::Strategy;
+use rotwise_core::plan::ChangeKind;
 use rotwise_core::{ErrorKind, ExposeSecret};
 use rotwise_db::error::chain;
 use rotwise_db::names::{Pair, check_name, clone_username};
-use rotwise_db::{Credential, DbError, DbOptions, DbRotator, Dialect, Holder, NameLimit};
+use rotwise_db::{Changes, Credential, DbError, DbOptions, DbRotator, Dialect, Holder, NameLimit};
 
 use crate::connect::{Connector, probe_and_close, sql, statement_kind};
 use crate::fault;
@@ -98,8 +99,13 @@ impl Dialect for MysqlDialect {
         let _ = conn.disconnect().await;
     }
 
-    async fn change_own_password(&self, conn: Conn, pending: &MysqlSecret) -> Result<(), DbError> {
-        change_own_password(self, conn, pending).await
+    async fn change_own_password(
+        &self,
+        conn: Conn,
+        pending: &MysqlSecret,
+        changes: &mut Changes,
+    ) -> Result<(), DbError> {
+        change_own_password(self, conn, pending, changes).await
     }
 
     fn needs_after_finish(&self) -> bool {
@@ -165,8 +171,9 @@ impl Dialect for MysqlDialect {
         pair: &Pair,
         host: String,
         holder: &Holder<'_, '_, Mysql>,
+        changes: &mut Changes,
     ) -> Result<(), DbError> {
-        let result = ensure_pair(self, &mut conn, pending, pair, &host, holder).await;
+        let result = ensure_pair(self, &mut conn, pending, pair, &host, holder, changes).await;
         let _ = conn.disconnect().await;
         result
     }
@@ -252,6 +259,7 @@ async fn change_own_password(
     dialect: &MysqlDialect,
     mut conn: Conn,
     pending: &MysqlSecret,
+    changes: &mut Changes,
 ) -> Result<(), DbError> {
     // The password this session logged in with (current, or previous): with dual
     // passwords it is the one kept as the secondary password.
@@ -281,6 +289,11 @@ async fn change_own_password(
                 DbError::rejected(ErrorKind::Internal, "the session has no login password")
             })?;
             let stmt = dual_password_sql(&pending.password, &login, info.lit);
+            if !changes.admit(&pending.username, ChangeKind::SetPassword, || {
+                stmt.shown().to_owned()
+            }) {
+                return Ok(());
+            }
             match run_secret_sql(&mut conn, &stmt, context, &pending.password).await {
                 Ok(()) => {
                     tracing::info!(
@@ -313,6 +326,11 @@ async fn change_own_password(
                 &pending.password,
                 info.lit,
             );
+            if !changes.admit(&pending.username, ChangeKind::SetPassword, || {
+                stmt.shown().to_owned()
+            }) {
+                return Ok(());
+            }
             run_secret_sql(&mut conn, &stmt, context, &pending.password).await?;
             tracing::info!(
                 user = %pending.username,
@@ -554,6 +572,7 @@ async fn ensure_pair(
     pair: &Pair,
     host: &str,
     holder: &Holder<'_, '_, Mysql>,
+    changes: &mut Changes,
 ) -> Result<(), DbError> {
     fault::check("read:session")?;
     let info = session::read(conn).await?;
@@ -613,37 +632,50 @@ async fn ensure_pair(
         AccountLimits::default()
     };
 
-    // Changes, from here on.
+    // Changes, from here on (a dry run records them instead).
     let pw = &pending.password;
+    if create {
+        changes
+            .note(|| format!("the clone {clone_account} does not exist yet: setSecret creates it"));
+    }
     fault::check("write:password")?;
     if create {
         let stmt = create_user_sql(&info.server, &plugin, &base, &clone, host, pw, info.lit);
-        run_secret_sql(
-            conn,
-            &stmt,
-            format!("creating the clone {}", account(&clone, host)),
-            pw,
-        )
-        .await?;
-        tracing::info!(user = %clone, %host, of = %base, %plugin, "clone user created");
+        if changes.admit(&clone, ChangeKind::CreateUser, || stmt.shown().to_owned()) {
+            run_secret_sql(
+                conn,
+                &stmt,
+                format!("creating the clone {}", account(&clone, host)),
+                pw,
+            )
+            .await?;
+            tracing::info!(user = %clone, %host, of = %base, %plugin, "clone user created");
+        }
     } else {
         let whose = Whose::Account(&pending.username, host);
         let stmt = password_sql(&info.server, &plugin, whose, pw, info.lit);
-        run_secret_sql(
-            conn,
-            &stmt,
-            format!(
-                "changing the password of {}",
-                account(&pending.username, host)
-            ),
-            pw,
-        )
-        .await?;
-        tracing::info!(user = %pending.username, %host, %plugin, hashed = !stmt.plaintext, "password changed");
+        if changes.admit(&pending.username, ChangeKind::SetPassword, || {
+            stmt.shown().to_owned()
+        }) {
+            run_secret_sql(
+                conn,
+                &stmt,
+                format!(
+                    "changing the password of {}",
+                    account(&pending.username, host)
+                ),
+                pw,
+            )
+            .await?;
+            tracing::info!(user = %pending.username, %host, %plugin, hashed = !stmt.plaintext, "password changed");
+        }
     }
 
     fault::check("write:grants")?;
     for stmt in &statements {
+        if !changes.admit(&clone, ChangeKind::MatchBaseUser, || stmt.clone()) {
+            continue;
+        }
         conn.query_drop(stmt.as_str()).await.map_err(|e| {
             sql(
                 format!("making the grants of {clone_account} equal to the base user's ({stmt})"),
@@ -651,18 +683,20 @@ async fn ensure_pair(
             )
         })?;
     }
-    if !statements.is_empty() {
+    if !statements.is_empty() && !changes.is_dry_run() {
         tracing::info!(user = %clone, %host, changes = statements.len(), "clone grants made equal to the base user's");
     }
     if clone_limits != base_limits {
         let stmt = copy_limits_sql(&clone, host, &base_limits, info.lit);
-        conn.query_drop(stmt.as_str()).await.map_err(|e| {
-            sql(
-                format!("copying the TLS requirement and limits to {clone_account}"),
-                &e,
-            )
-        })?;
-        tracing::info!(user = %clone, %host, "TLS requirement and resource limits copied from the base user");
+        if changes.admit(&clone, ChangeKind::MatchBaseUser, || stmt.clone()) {
+            conn.query_drop(stmt.as_str()).await.map_err(|e| {
+                sql(
+                    format!("copying the TLS requirement and limits to {clone_account}"),
+                    &e,
+                )
+            })?;
+            tracing::info!(user = %clone, %host, "TLS requirement and resource limits copied from the base user");
+        }
     }
     Ok(())
 }

@@ -10,7 +10,9 @@
 //!   doubled only when the session does not have `NO_BACKSLASH_ESCAPES` ([`Literals`],
 //!   read from the session before quoting).
 
+use rotwise_core::plan::{REDACTED_HASH, REDACTED_PASSWORD};
 use rotwise_core::{ExposeSecret, SecretString};
+use rotwise_db::SecretSql;
 pub use rotwise_db::names::base_username;
 use rotwise_db::names::{self, NameError, NameLimit, Unit, check_name};
 use sha1::{Digest, Sha1};
@@ -252,37 +254,47 @@ pub enum Whose<'a> {
 /// A password statement. It may hold a plaintext password (see [`PasswordSql::plaintext`]),
 /// so `Debug` shows only the shape, and it must never be logged.
 pub struct PasswordSql {
-    sql: SecretString,
+    sql: SecretSql,
     /// The statement holds the plaintext password (the plugin cannot take a hash
     /// computed here). MySQL rewrites such statements in its logs; MariaDB does not.
     pub plaintext: bool,
 }
 
 impl PasswordSql {
-    fn hashed(sql: String) -> PasswordSql {
+    /// Build a statement twice with `build(password literal, hash literal)`: once with the
+    /// real ones, once with the placeholders, so the shown text differs only there.
+    /// `build` answers the text and whether it used the plaintext.
+    fn build(
+        password: &SecretString,
+        lit: Literals,
+        build: impl Fn(&str, &str) -> (String, bool),
+    ) -> PasswordSql {
+        let (text, plaintext) = build(
+            &lit.quote(password.expose_secret()),
+            &lit.quote(&native_hash(password)),
+        );
+        let (shown, _) = build(&lit.quote(REDACTED_PASSWORD), &lit.quote(REDACTED_HASH));
         PasswordSql {
-            sql: SecretString::from(sql),
-            plaintext: false,
-        }
-    }
-
-    fn plain(sql: String) -> PasswordSql {
-        PasswordSql {
-            sql: SecretString::from(sql),
-            plaintext: true,
+            sql: SecretSql::new(text, shown),
+            plaintext,
         }
     }
 
     /// The statement text (secret when [`PasswordSql::plaintext`]).
     pub fn text(&self) -> &str {
-        self.sql.expose_secret()
+        self.sql.text()
+    }
+
+    /// The statement as shown: the password or hash redacted.
+    pub fn shown(&self) -> &str {
+        self.sql.shown()
     }
 }
 
 impl std::fmt::Debug for PasswordSql {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("PasswordSql")
-            .field("sql", &"[REDACTED]")
+            .field("sql", &self.shown())
             .field("plaintext", &self.plaintext)
             .finish()
     }
@@ -311,52 +323,48 @@ pub fn password_sql(
     lit: Literals,
 ) -> PasswordSql {
     let native = plugin.eq_ignore_ascii_case(NATIVE) || plugin.is_empty();
-    let plain = || lit.quote(password.expose_secret());
-    let hash = || lit.quote(&native_hash(password));
-    match (server.flavor, whose) {
-        (Flavor::Mariadb, Whose::Own) if native => {
-            PasswordSql::hashed(format!("SET PASSWORD = {}", hash()))
-        }
-        (Flavor::Mariadb, Whose::Own) => {
-            PasswordSql::plain(format!("SET PASSWORD = PASSWORD({})", plain()))
-        }
-        (Flavor::Mariadb, Whose::Account(u, h)) if native => PasswordSql::hashed(format!(
-            "ALTER USER {} IDENTIFIED BY PASSWORD {}",
-            account(u, h),
-            hash()
-        )),
-        (Flavor::Mariadb, Whose::Account(u, h)) => PasswordSql::plain(format!(
-            "ALTER USER {} IDENTIFIED VIA {} USING PASSWORD({})",
-            account(u, h),
-            quote_ident(plugin),
-            plain()
-        )),
-        (Flavor::Mysql, Whose::Own) if server.mysql_modern() => PasswordSql::plain(format!(
-            "ALTER USER CURRENT_USER() IDENTIFIED BY {}",
-            plain()
-        )),
-        (Flavor::Mysql, Whose::Own) => {
-            PasswordSql::plain(format!("SET PASSWORD = PASSWORD({})", plain()))
-        }
-        (Flavor::Mysql, Whose::Account(u, h)) if native && server.mysql_modern() => {
-            PasswordSql::hashed(format!(
-                "ALTER USER {} IDENTIFIED WITH mysql_native_password AS {}",
+    PasswordSql::build(password, lit, |plain, hash| match (server.flavor, whose) {
+        (Flavor::Mariadb, Whose::Own) if native => (format!("SET PASSWORD = {hash}"), false),
+        (Flavor::Mariadb, Whose::Own) => (format!("SET PASSWORD = PASSWORD({plain})"), true),
+        (Flavor::Mariadb, Whose::Account(u, h)) if native => (
+            format!("ALTER USER {} IDENTIFIED BY PASSWORD {hash}", account(u, h)),
+            false,
+        ),
+        (Flavor::Mariadb, Whose::Account(u, h)) => (
+            format!(
+                "ALTER USER {} IDENTIFIED VIA {} USING PASSWORD({plain})",
                 account(u, h),
-                hash()
-            ))
-        }
-        (Flavor::Mysql, Whose::Account(u, h)) if native => {
-            PasswordSql::hashed(format!("SET PASSWORD FOR {} = {}", account(u, h), hash()))
-        }
+                quote_ident(plugin),
+            ),
+            true,
+        ),
+        (Flavor::Mysql, Whose::Own) if server.mysql_modern() => (
+            format!("ALTER USER CURRENT_USER() IDENTIFIED BY {plain}"),
+            true,
+        ),
+        (Flavor::Mysql, Whose::Own) => (format!("SET PASSWORD = PASSWORD({plain})"), true),
+        (Flavor::Mysql, Whose::Account(u, h)) if native && server.mysql_modern() => (
+            format!(
+                "ALTER USER {} IDENTIFIED WITH mysql_native_password AS {hash}",
+                account(u, h),
+            ),
+            false,
+        ),
+        (Flavor::Mysql, Whose::Account(u, h)) if native => (
+            format!("SET PASSWORD FOR {} = {hash}", account(u, h)),
+            false,
+        ),
         // The plugin named, so the account keeps it whatever the server's default
         // (MySQL 8.4 disables mysql_native_password by default; 8.0 may default to it).
-        (Flavor::Mysql, Whose::Account(u, h)) => PasswordSql::plain(format!(
-            "ALTER USER {} IDENTIFIED WITH {} BY {}",
-            account(u, h),
-            quote_ident(plugin),
-            plain()
-        )),
-    }
+        (Flavor::Mysql, Whose::Account(u, h)) => (
+            format!(
+                "ALTER USER {} IDENTIFIED WITH {} BY {plain}",
+                account(u, h),
+                quote_ident(plugin),
+            ),
+            true,
+        ),
+    })
 }
 
 /// Why `ROTATION_MYSQL_DUAL_PASSWORD=true` cannot work on `server`, or `None` when it can
@@ -406,11 +414,22 @@ pub fn dual_password_sql(
     login: &SecretString,
     lit: Literals,
 ) -> PasswordSql {
-    PasswordSql::plain(format!(
-        "ALTER USER CURRENT_USER() IDENTIFIED BY {} REPLACE {} RETAIN CURRENT PASSWORD",
-        lit.quote(password.expose_secret()),
-        lit.quote(login.expose_secret())
-    ))
+    let text = |new: &str, old: &str| {
+        format!(
+            "ALTER USER CURRENT_USER() IDENTIFIED BY {new} REPLACE {old} RETAIN CURRENT PASSWORD"
+        )
+    };
+    let redacted = lit.quote(REDACTED_PASSWORD);
+    PasswordSql {
+        sql: SecretSql::new(
+            text(
+                &lit.quote(password.expose_secret()),
+                &lit.quote(login.expose_secret()),
+            ),
+            text(&redacted, &redacted),
+        ),
+        plaintext: true,
+    }
 }
 
 /// After finishSecret, with dual passwords: the old (secondary) password stops working.
@@ -474,54 +493,44 @@ pub fn create_user_sql(
     password: &SecretString,
     lit: Literals,
 ) -> PasswordSql {
-    let mut stmt = create_user_unmarked(server, plugin, user, host, password, lit);
-    if server.has_user_attributes() {
-        let text = format!(
-            "{} ATTRIBUTE {}",
-            stmt.text(),
-            lit.quote(&clone_attribute(base))
-        );
-        stmt.sql = SecretString::from(text);
-    }
-    stmt
-}
-
-fn create_user_unmarked(
-    server: &Server,
-    plugin: &str,
-    user: &str,
-    host: &str,
-    password: &SecretString,
-    lit: Literals,
-) -> PasswordSql {
     let native = plugin.eq_ignore_ascii_case(NATIVE) || plugin.is_empty();
     let acct = account(user, host);
-    let plain = || lit.quote(password.expose_secret());
-    let hash = || lit.quote(&native_hash(password));
-    match server.flavor {
-        Flavor::Mariadb if native => PasswordSql::hashed(format!(
-            "CREATE USER {acct} IDENTIFIED BY PASSWORD {}",
-            hash()
-        )),
-        Flavor::Mariadb => PasswordSql::plain(format!(
-            "CREATE USER {acct} IDENTIFIED VIA {} USING PASSWORD({})",
-            quote_ident(plugin),
-            plain()
-        )),
-        Flavor::Mysql if native && server.mysql_modern() => PasswordSql::hashed(format!(
-            "CREATE USER {acct} IDENTIFIED WITH mysql_native_password AS {}",
-            hash()
-        )),
-        Flavor::Mysql if native => PasswordSql::hashed(format!(
-            "CREATE USER {acct} IDENTIFIED BY PASSWORD {}",
-            hash()
-        )),
-        Flavor::Mysql => PasswordSql::plain(format!(
-            "CREATE USER {acct} IDENTIFIED WITH {} BY {}",
-            quote_ident(plugin),
-            plain()
-        )),
-    }
+    let mark = if server.has_user_attributes() {
+        format!(" ATTRIBUTE {}", lit.quote(&clone_attribute(base)))
+    } else {
+        String::new()
+    };
+    PasswordSql::build(password, lit, |plain, hash| {
+        let (text, plaintext) = match server.flavor {
+            Flavor::Mariadb if native => (
+                format!("CREATE USER {acct} IDENTIFIED BY PASSWORD {hash}"),
+                false,
+            ),
+            Flavor::Mariadb => (
+                format!(
+                    "CREATE USER {acct} IDENTIFIED VIA {} USING PASSWORD({plain})",
+                    quote_ident(plugin)
+                ),
+                true,
+            ),
+            Flavor::Mysql if native && server.mysql_modern() => (
+                format!("CREATE USER {acct} IDENTIFIED WITH mysql_native_password AS {hash}"),
+                false,
+            ),
+            Flavor::Mysql if native => (
+                format!("CREATE USER {acct} IDENTIFIED BY PASSWORD {hash}"),
+                false,
+            ),
+            Flavor::Mysql => (
+                format!(
+                    "CREATE USER {acct} IDENTIFIED WITH {} BY {plain}",
+                    quote_ident(plugin)
+                ),
+                true,
+            ),
+        };
+        (text + &mark, plaintext)
+    })
 }
 
 /// An account's TLS requirement and resource limits, as `mysql.user` stores them.

@@ -53,9 +53,11 @@ use rotwise_core::ErrorKind;
 use rotwise_core::PasswordSource;
 use rotwise_core::config::{ConfigError, Env};
 use rotwise_core::password::PasswordPolicy;
+use rotwise_core::plan::ChangeKind;
 use rotwise_db::names::Pair;
 use rotwise_db::{
-    Credential, DbError, DbOptions, DbRotator, DbSecret, Dialect, Engine, Holder, NameLimit,
+    Changes, Credential, DbError, DbOptions, DbRotator, DbSecret, Dialect, Engine, Holder,
+    NameLimit,
 };
 use tokio_postgres::{Client, SimpleQueryMessage};
 
@@ -285,9 +287,15 @@ impl Dialect for RedshiftDialect {
         &self,
         client: Client,
         pending: &RedshiftSecret,
+        changes: &mut Changes,
     ) -> Result<(), DbError> {
         sql::check_user_name(&pending.username)?;
         sql::check_password(&pending.username, &pending.password)?;
+        if !changes.admit(&pending.username, ChangeKind::SetPassword, || {
+            sql::user_password_shown("ALTER", &pending.username)
+        }) {
+            return Ok(());
+        }
         client
             .batch_execute(&sql::alter_password_sql(
                 &pending.username,
@@ -320,6 +328,7 @@ impl Dialect for RedshiftDialect {
         pair: &Pair,
         _: (),
         holder: &Holder<'_, '_, Redshift>,
+        changes: &mut Changes,
     ) -> Result<(), DbError> {
         for name in [&pair.base, &pair.clone, &pending.username] {
             sql::check_user_name(name)?;
@@ -331,15 +340,20 @@ impl Dialect for RedshiftDialect {
                 pair.base, pair.clone
             )
         };
+        let (begin, end) = if changes.is_dry_run() {
+            ("BEGIN READ ONLY", "ROLLBACK")
+        } else {
+            ("BEGIN", "COMMIT")
+        };
         client
-            .batch_execute("BEGIN")
+            .batch_execute(begin)
             .await
             .map_err(|e| sql_error(ctx("starting a transaction"), &e))?;
-        match ensure_pair_in(self, &client, pending, pair, holder, &ctx).await {
+        match ensure_pair_in(self, &client, pending, pair, holder, &ctx, changes).await {
             Ok(()) => client
-                .batch_execute("COMMIT")
+                .batch_execute(end)
                 .await
-                .map_err(|e| sql_error(ctx("committing"), &e)),
+                .map_err(|e| sql_error(ctx("ending the transaction"), &e)),
             Err(e) => {
                 let _ = client.batch_execute("ROLLBACK").await;
                 Err(e)
@@ -399,6 +413,7 @@ async fn ensure_pair_in(
     pair: &Pair,
     holder: &Holder<'_, '_, Redshift>,
     ctx: &impl Fn(&str) -> String,
+    changes: &mut Changes,
 ) -> Result<(), DbError> {
     let (base, clone) = (&pair.base, &pair.clone);
     if rows(
@@ -448,13 +463,11 @@ async fn ensure_pair_in(
             }
             // Whoever writes the secret holds the clone's credential: a clone made by
             // AWS's function, or before the marker existed. Marked now.
-            run(
-                client,
-                &[sql::adopt_clone_sql(clone, group_exists)],
-                &ctx("marking the clone"),
-            )
-            .await?;
-            tracing::info!(user = %clone, of = %base, "existing clone adopted: the secret holds its credential");
+            let adopt = sql::adopt_clone_sql(clone, group_exists);
+            if changes.admit(clone, ChangeKind::MatchBaseUser, || adopt.clone()) {
+                run(client, &[adopt], &ctx("marking the clone")).await?;
+                tracing::info!(user = %clone, of = %base, "existing clone adopted: the secret holds its credential");
+            }
         }
         groups
     } else {
@@ -462,13 +475,17 @@ async fn ensure_pair_in(
     };
 
     if pending.username == *clone && !clone_exists {
-        let statements = [
-            sql::create_user_sql(clone, &pending.password),
-            sql::adopt_clone_sql(clone, group_exists),
-        ];
-        run(client, &statements, &ctx("creating the clone user")).await?;
-        tracing::info!(user = %clone, of = %base, "clone user created (MD5 hash; in the marker group)");
-    } else {
+        let adopt = sql::adopt_clone_sql(clone, group_exists);
+        if changes.admit(clone, ChangeKind::CreateUser, || {
+            format!("{}; {adopt}", sql::user_password_shown("CREATE", clone))
+        }) {
+            let statements = [sql::create_user_sql(clone, &pending.password), adopt];
+            run(client, &statements, &ctx("creating the clone user")).await?;
+            tracing::info!(user = %clone, of = %base, "clone user created (MD5 hash; in the marker group)");
+        }
+    } else if changes.admit(&pending.username, ChangeKind::SetPassword, || {
+        sql::user_password_shown("ALTER", &pending.username)
+    }) {
         run(
             client,
             &[sql::alter_password_sql(
@@ -503,12 +520,32 @@ async fn ensure_pair_in(
         "reading the base user's groups",
     )?;
     let groups = sql::group_statements(&base_groups, &clone_groups, clone);
-    run(
-        client,
-        &groups,
-        &ctx("making the clone's groups the base user's"),
-    )
-    .await?;
+    if !groups.is_empty() && changes.admit(clone, ChangeKind::MatchBaseUser, || groups.join("; ")) {
+        run(
+            client,
+            &groups,
+            &ctx("making the clone's groups the base user's"),
+        )
+        .await?;
+    }
+    if changes.is_dry_run() && !clone_exists {
+        // has_*_privilege needs the user to exist: what the new clone is granted is
+        // computed after CREATE USER.
+        changes.note(|| {
+            format!(
+                "the clone {clone:?} does not exist yet: setSecret creates it, then grants it the \
+                 database, schema and table privileges {base:?} holds (computed after CREATE USER)"
+            )
+        });
+        return Ok(());
+    }
+    if changes.is_dry_run() && !groups.is_empty() {
+        changes.note(|| {
+            "the privilege statements below were computed before the group changes above; \
+             setSecret computes them after, so privileges held through a group are not granted twice"
+                .to_owned()
+        });
+    }
 
     let holdings = sql::parse_privileges(
         &rows(
@@ -519,6 +556,11 @@ async fn ensure_pair_in(
         .await?,
     )?;
     let privileges = sql::privilege_statements(&holdings, clone);
+    if privileges.is_empty()
+        || !changes.admit(clone, ChangeKind::MatchBaseUser, || privileges.join("; "))
+    {
+        return Ok(());
+    }
     run(
         client,
         &privileges,

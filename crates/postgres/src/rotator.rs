@@ -3,17 +3,18 @@
 //! [`rotwise_db::DbRotator`]'s.
 
 use async_trait::async_trait;
+use rotwise_core::plan::ChangeKind;
 use rotwise_core::{ErrorKind, Strategy};
 use rotwise_db::names::{Pair, check_name};
-use rotwise_db::{Credential, DbError, DbOptions, DbRotator, Dialect, Holder, NameLimit};
+use rotwise_db::{Changes, Credential, DbError, DbOptions, DbRotator, Dialect, Holder, NameLimit};
 use tokio_postgres::Client;
 
 use crate::connect::{Connector, sql};
 use crate::row::column;
 use crate::secret::{PgSecret, Postgres};
 use crate::sql::{
-    CLONE_MARKER_PREFIX, NAME_LIMIT, adopt_clone_sql, alter_password_sql, clone_marker,
-    quote_ident, quote_literal, scram_verifier,
+    CLONE_MARKER_PREFIX, NAME_LIMIT, adopt_clone_sql, alter_password_shown, alter_password_sql,
+    clone_marker, create_role_shown, create_role_sql, quote_ident, quote_literal,
 };
 
 /// `EXCLUDE_CHARACTERS` default of AWS's PostgreSQL rotation functions.
@@ -68,7 +69,17 @@ impl Dialect for PgDialect {
         drop(client);
     }
 
-    async fn change_own_password(&self, client: Client, pending: &PgSecret) -> Result<(), DbError> {
+    async fn change_own_password(
+        &self,
+        client: Client,
+        pending: &PgSecret,
+        changes: &mut Changes,
+    ) -> Result<(), DbError> {
+        if !changes.admit(&pending.username, ChangeKind::SetPassword, || {
+            alter_password_shown(&pending.username)
+        }) {
+            return Ok(());
+        }
         client
             .batch_execute(&alter_password_sql(&pending.username, &pending.password))
             .await
@@ -94,10 +105,11 @@ impl Dialect for PgDialect {
         pair: &Pair,
         _: (),
         _: &Holder<'_, '_, Postgres>,
+        changes: &mut Changes,
     ) -> Result<(), DbError> {
         // The marker decides: an unmarked role is never adopted, even one the secret's
         // holder can log in as (adopting is an operator's decision).
-        ensure_pair(&client, pending, pair).await
+        ensure_pair(&client, pending, pair, changes).await
     }
 
     async fn test_pending(
@@ -163,71 +175,55 @@ fn not_adopted(pair: &Pair, has_comment: bool) -> DbError {
     )
 }
 
-/// As master, in one transaction: check the pair (the base role exists; an existing clone
-/// carries rotwise's marker), then create the clone on first use (with the marker) or set
-/// the pending user's password, and repair what makes the clone equivalent to the base
-/// user. A refused check changes nothing.
-async fn ensure_pair(client: &Client, pending: &PgSecret, pair: &Pair) -> Result<(), DbError> {
+/// As master, in one transaction: read and check everything first (the base role exists;
+/// an existing clone carries rotwise's marker; the base role's attributes), then create
+/// the clone on first use (with the marker) or set the pending user's password, and repair
+/// what makes the clone equivalent to the base user. A refused check changes nothing. A
+/// dry run's transaction is `READ ONLY` and every change is recorded instead of run.
+async fn ensure_pair(
+    client: &Client,
+    pending: &PgSecret,
+    pair: &Pair,
+    changes: &mut Changes,
+) -> Result<(), DbError> {
     let base = pair.base.clone();
     let clone = pair.clone.clone();
     check_name(&base, NAME_LIMIT)?;
     check_name(&clone, NAME_LIMIT)?;
     let ctx = |what: &str| format!("{what} (alternating users {base:?} / {clone:?})");
+    let begin = if changes.is_dry_run() {
+        "BEGIN READ ONLY"
+    } else {
+        "BEGIN"
+    };
     client
-        .batch_execute("BEGIN")
+        .batch_execute(begin)
         .await
         .map_err(|e| sql(ctx("starting a transaction"), &e))?;
     let result = async {
-        let row = client
-            .query_one("SELECT current_setting('server_version_num')::int", &[])
-            .await
-            .map_err(|e| sql(ctx("reading the server version"), &e))?;
-        let version: i32 = column(&row, 0, &ctx("reading the server version"))?;
-        let base_exists = client
-            .query_opt("SELECT 1 FROM pg_roles WHERE rolname = $1", &[&base])
-            .await
-            .map_err(|e| sql(ctx("looking up the base role"), &e))?
-            .is_some();
-        if !base_exists {
-            return Err(DbError::rejected(
-                ErrorKind::Conflict,
-                format!(
-                    "the base role {base:?} of the alternating pair {base:?} / {clone:?} does not exist; \
-                     nothing was changed"
-                ),
-            ));
+        let reads = read_pair(client, pair, &ctx).await?;
+        let create = pending.username == clone && !reads.clone_exists;
+        if create {
+            changes.note(|| format!("the clone role {clone:?} does not exist yet: setSecret creates it"));
         }
-        // The clone and its comment (the marker), read before anything changes.
-        let clone_row = client
-            .query_opt(
-                "SELECT shobj_description(oid, 'pg_authid') FROM pg_roles WHERE rolname = $1",
-                &[&clone],
-            )
-            .await
-            .map_err(|e| sql(ctx("looking up the clone role"), &e))?;
-        let clone_exists = match &clone_row {
-            None => false,
-            Some(row) => {
-                let comment: Option<String> = column(row, 0, &ctx("reading the clone's comment"))?;
-                if comment.as_deref() != Some(clone_marker(&base).as_str()) {
-                    tracing::warn!(role = %clone, of = %base, "existing role not adopted as the clone: no rotwise marker");
-                    return Err(not_adopted(pair, comment.is_some()));
-                }
-                true
+        let q_clone = quote_ident(&clone);
+        if create {
+            if changes.admit(&clone, ChangeKind::CreateUser, || {
+                format!("{}; {}", create_role_shown(&clone), adopt_clone_sql(&base, &clone))
+            }) {
+                client
+                    .batch_execute(&format!(
+                        "{}; {}",
+                        create_role_sql(&clone, &pending.password),
+                        adopt_clone_sql(&base, &clone),
+                    ))
+                    .await
+                    .map_err(|e| sql(ctx("creating the clone role"), &e))?;
+                tracing::info!(role = %clone, of = %base, "clone role created (marked with a comment)");
             }
-        };
-        if pending.username == clone && !clone_exists {
-            client
-                .batch_execute(&format!(
-                    "CREATE ROLE {} LOGIN PASSWORD {}; {}",
-                    quote_ident(&clone),
-                    quote_literal(&scram_verifier(&pending.password)),
-                    adopt_clone_sql(&base, &clone),
-                ))
-                .await
-                .map_err(|e| sql(ctx("creating the clone role"), &e))?;
-            tracing::info!(role = %clone, of = %base, "clone role created (marked with a comment)");
-        } else {
+        } else if changes.admit(&pending.username, ChangeKind::SetPassword, || {
+            alter_password_shown(&pending.username)
+        }) {
             client
                 .batch_execute(&alter_password_sql(&pending.username, &pending.password))
                 .await
@@ -242,45 +238,110 @@ async fn ensure_pair(client: &Client, pending: &PgSecret, pair: &Pair) -> Result
                 })?;
             tracing::info!(role = %pending.username, "password changed (SCRAM-SHA-256 verifier)");
         }
-        if pending.username == clone || clone_exists {
-            let options = if version >= 160_000 {
+        if pending.username == clone || reads.clone_exists {
+            let options = if reads.version >= 160_000 {
                 " WITH INHERIT TRUE, SET TRUE"
             } else {
                 ""
             };
-            let attrs = client
-                .query_one(
-                    "SELECT rolconnlimit, rolvaliduntil::text FROM pg_roles WHERE rolname = $1",
-                    &[&base],
-                )
-                .await
-                .map_err(|e| sql(ctx("reading the base role"), &e))?;
-            let connlimit: i32 = column(&attrs, 0, &ctx("reading the base role"))?;
-            let valid_until: Option<String> = column(&attrs, 1, &ctx("reading the base role"))?;
-            let q_base = quote_ident(&base);
-            let q_clone = quote_ident(&clone);
-            client
-                .batch_execute(&format!(
-                    "GRANT {q_base} TO {q_clone}{options}; \
-                     ALTER ROLE {q_clone} SET role = {}; \
-                     ALTER ROLE {q_clone} CONNECTION LIMIT {connlimit} VALID UNTIL {}",
-                    quote_literal(&base),
-                    quote_literal(valid_until.as_deref().unwrap_or("infinity")),
-                ))
-                .await
-                .map_err(|e| sql(ctx("making the clone equivalent to the base role"), &e))?;
+            let statement = format!(
+                "GRANT {} TO {q_clone}{options}; \
+                 ALTER ROLE {q_clone} SET role = {}; \
+                 ALTER ROLE {q_clone} CONNECTION LIMIT {} VALID UNTIL {}",
+                quote_ident(&base),
+                quote_literal(&base),
+                reads.base_connlimit,
+                quote_literal(reads.base_valid_until.as_deref().unwrap_or("infinity")),
+            );
+            if changes.admit(&clone, ChangeKind::MatchBaseUser, || statement.clone()) {
+                client
+                    .batch_execute(&statement)
+                    .await
+                    .map_err(|e| sql(ctx("making the clone equivalent to the base role"), &e))?;
+            }
         }
         Ok::<(), DbError>(())
     }
     .await;
     match result {
-        Ok(()) => client
+        Ok(()) if !changes.is_dry_run() => client
             .batch_execute("COMMIT")
             .await
             .map_err(|e| sql(ctx("committing"), &e)),
+        Ok(()) => client
+            .batch_execute("ROLLBACK")
+            .await
+            .map_err(|e| sql(ctx("ending the read-only transaction"), &e)),
         Err(e) => {
             let _ = client.batch_execute("ROLLBACK").await;
             Err(e)
         }
     }
+}
+
+/// What [`ensure_pair`] reads before its first change.
+struct PairReads {
+    /// `server_version_num`.
+    version: i32,
+    /// The clone exists (and carries rotwise's marker: otherwise the read fails).
+    clone_exists: bool,
+    /// The base role's `rolconnlimit` and `rolvaliduntil`, copied to the clone.
+    base_connlimit: i32,
+    base_valid_until: Option<String>,
+}
+
+async fn read_pair(
+    client: &Client,
+    pair: &Pair,
+    ctx: &impl Fn(&str) -> String,
+) -> Result<PairReads, DbError> {
+    let (base, clone) = (&pair.base, &pair.clone);
+    let row = client
+        .query_one("SELECT current_setting('server_version_num')::int", &[])
+        .await
+        .map_err(|e| sql(ctx("reading the server version"), &e))?;
+    let version: i32 = column(&row, 0, &ctx("reading the server version"))?;
+    let attrs = client
+        .query_opt(
+            "SELECT rolconnlimit, rolvaliduntil::text FROM pg_roles WHERE rolname = $1",
+            &[base],
+        )
+        .await
+        .map_err(|e| sql(ctx("looking up the base role"), &e))?;
+    let Some(attrs) = attrs else {
+        return Err(DbError::rejected(
+            ErrorKind::Conflict,
+            format!(
+                "the base role {base:?} of the alternating pair {base:?} / {clone:?} does not exist; \
+                 nothing was changed"
+            ),
+        ));
+    };
+    let base_connlimit: i32 = column(&attrs, 0, &ctx("reading the base role"))?;
+    let base_valid_until: Option<String> = column(&attrs, 1, &ctx("reading the base role"))?;
+    // The clone and its comment (the marker), read before anything changes.
+    let clone_row = client
+        .query_opt(
+            "SELECT shobj_description(oid, 'pg_authid') FROM pg_roles WHERE rolname = $1",
+            &[clone],
+        )
+        .await
+        .map_err(|e| sql(ctx("looking up the clone role"), &e))?;
+    let clone_exists = match &clone_row {
+        None => false,
+        Some(row) => {
+            let comment: Option<String> = column(row, 0, &ctx("reading the clone's comment"))?;
+            if comment.as_deref() != Some(clone_marker(base).as_str()) {
+                tracing::warn!(role = %clone, of = %base, "existing role not adopted as the clone: no rotwise marker");
+                return Err(not_adopted(pair, comment.is_some()));
+            }
+            true
+        }
+    };
+    Ok(PairReads {
+        version,
+        clone_exists,
+        base_connlimit,
+        base_valid_until,
+    })
 }

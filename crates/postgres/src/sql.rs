@@ -4,6 +4,7 @@
 //! password itself never goes into SQL: only its SCRAM-SHA-256 verifier does.
 
 use rotwise_core::SecretString;
+use rotwise_core::plan::REDACTED_HASH;
 use rotwise_db::names::{NameError, NameLimit, Unit, check_name};
 
 /// PostgreSQL's identifier limit in bytes (`NAMEDATALEN - 1`); longer names are silently
@@ -59,11 +60,37 @@ pub fn scram_verifier(password: &SecretString) -> String {
 
 /// `ALTER ROLE <role> PASSWORD '<verifier>'`.
 pub fn alter_password_sql(role: &str, password: &SecretString) -> String {
-    format!(
-        "ALTER ROLE {} PASSWORD {}",
-        quote_ident(role),
-        quote_literal(&scram_verifier(password))
-    )
+    alter_password_with(role, &quote_literal(&scram_verifier(password)))
+}
+
+/// [`alter_password_sql`] as shown (logs, dry runs): the verifier redacted.
+///
+/// ```
+/// assert_eq!(
+///     rotwise_postgres::sql::alter_password_shown("app"),
+///     r#"ALTER ROLE "app" PASSWORD '<redacted hash>'"#
+/// );
+/// ```
+pub fn alter_password_shown(role: &str) -> String {
+    alter_password_with(role, &quote_literal(REDACTED_HASH))
+}
+
+fn alter_password_with(role: &str, literal: &str) -> String {
+    format!("ALTER ROLE {} PASSWORD {literal}", quote_ident(role))
+}
+
+/// `CREATE ROLE <role> LOGIN PASSWORD '<verifier>'`: a new clone, before its marker.
+pub fn create_role_sql(role: &str, password: &SecretString) -> String {
+    create_role_with(role, &quote_literal(&scram_verifier(password)))
+}
+
+/// [`create_role_sql`] as shown: the verifier redacted.
+pub fn create_role_shown(role: &str) -> String {
+    create_role_with(role, &quote_literal(REDACTED_HASH))
+}
+
+fn create_role_with(role: &str, literal: &str) -> String {
+    format!("CREATE ROLE {} LOGIN PASSWORD {literal}", quote_ident(role))
 }
 
 /// The comment rotwise puts on a clone role it creates (`COMMENT ON ROLE`): the mark

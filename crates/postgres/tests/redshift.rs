@@ -12,7 +12,7 @@ use std::time::Duration;
 use rotwise_core::config::Env;
 use rotwise_core::store::{AWSCURRENT, MemoryStore, SecretStore};
 use rotwise_core::{Driver, ExposeSecret, PasswordSource, SecretPayload, SecretString, Strategy};
-use rotwise_postgres::redshift::sql::{CLONE_GROUP, md5_hash};
+use rotwise_postgres::redshift::sql::{CLONE_GROUP, adopt_clone_sql, md5_hash};
 use rotwise_postgres::redshift::{DEFAULT_EXCLUDE_CHARACTERS, RedshiftRotator, RedshiftSecret};
 use rotwise_postgres::sql::{quote_ident, quote_literal};
 use rotwise_postgres::{DbOptions, TlsMode};
@@ -528,6 +528,31 @@ async fn alternating_copies_groups_and_privileges_both_ways() {
                 u
             };
 
+            // A dry run first: the plan, and nothing changed (store, users, no write in the
+            // statement log); the clone's privileges are computed after it exists.
+            let users = [fx.base.as_str(), fx.clone.as_str(), fx.master.as_str()];
+            let plan =
+                dry_run_changes_nothing(&pg, &admin, &driver, &store, &arn, &fx, &users).await;
+            assert_eq!(
+                plan.set.changes[0].statement.as_deref(),
+                Some(
+                    format!(
+                        "CREATE USER {} PASSWORD '<redacted hash>'; {}",
+                        quote_ident(&fx.clone),
+                        adopt_clone_sql(&fx.clone, true)
+                    )
+                    .as_str()
+                ),
+                "{plan:?}"
+            );
+            assert!(
+                plan.set
+                    .notes
+                    .iter()
+                    .any(|n| n.contains("computed after CREATE USER")),
+                "{plan:?}"
+            );
+
             // 1: the clone is created, marked, and holds what the base holds.
             assert_eq!(
                 step("rotation 1", &mut seen, &mut rotation_log).await,
@@ -559,6 +584,32 @@ async fn alternating_copies_groups_and_privileges_both_ways() {
                 ))
                 .await
                 .unwrap();
+            // The dry run lists the password change, the group moves and the revoke.
+            let plan =
+                dry_run_changes_nothing(&pg, &admin, &driver, &store, &arn, &fx, &users).await;
+            let shown: Vec<&str> = plan
+                .set
+                .changes
+                .iter()
+                .filter_map(|c| c.statement.as_deref())
+                .collect();
+            assert_eq!(
+                shown[0],
+                format!("ALTER USER {b} PASSWORD '<redacted hash>'"),
+                "{shown:?}"
+            );
+            assert!(
+                shown
+                    .iter()
+                    .any(|s| s.contains(&format!("ALTER GROUP {g1} DROP USER"))),
+                "{shown:?}"
+            );
+            assert!(
+                shown
+                    .iter()
+                    .any(|st| st.contains(&format!("REVOKE INSERT ON TABLE {s}.\"t1\" FROM"))),
+                "{shown:?}"
+            );
             assert_eq!(
                 step("rotation 2", &mut seen, &mut rotation_log).await,
                 fx.base
@@ -872,4 +923,59 @@ async fn a_clone_awsprevious_logs_in_as_is_adopted() {
         }
     };
     run_then_cleanup(body, fx.teardown(&pg)).await;
+}
+
+/// `driver.dry_run` on the alternating secret: answers a plan while the store, the users'
+/// holdings and passwords stay as they were, and the logged statements of `users`'
+/// sessions are reads and transaction boundaries only, in a `READ ONLY` transaction.
+async fn dry_run_changes_nothing(
+    pg: &PgService,
+    admin: &Client,
+    driver: &Driver,
+    store: &MemoryStore,
+    arn: &str,
+    fx: &Fixture,
+    users: &[&str],
+) -> rotwise_core::plan::DryRun {
+    let store_before = format!("{:?}", store.snapshot());
+    let state = async |u: &str| {
+        let exists = admin
+            .query_opt("SELECT 1 FROM pg_roles WHERE rolname = $1", &[&u])
+            .await
+            .unwrap()
+            .is_some();
+        let holdings = if exists {
+            Some(fx.holdings(admin, u).await)
+        } else {
+            None
+        };
+        (holdings, stored_password(admin, u).await)
+    };
+    let mut held = Vec::new();
+    for u in users {
+        held.push(state(u).await);
+    }
+    let window = pg.log_cursor();
+    let plan = driver.dry_run(arn).await.unwrap();
+    assert_eq!(format!("{:?}", store.snapshot()), store_before);
+    for (u, before) in users.iter().zip(&held) {
+        assert_eq!(&state(u).await, before, "the dry run changed {u}");
+    }
+    let text = log_until_now(admin, &window).await;
+    let statements: Vec<&str> = text
+        .lines()
+        .filter(|l| users.iter().any(|u| l.contains(&format!("] {u}@"))))
+        .filter_map(|l| l.split_once(" statement: ").map(|(_, s)| s))
+        .collect();
+    assert!(statements.contains(&"BEGIN READ ONLY"), "{statements:?}");
+    for stmt in &statements {
+        let upper = stmt.to_ascii_uppercase();
+        assert!(
+            ["SELECT", "BEGIN READ ONLY", "ROLLBACK"]
+                .iter()
+                .any(|r| upper.starts_with(r)),
+            "the dry run wrote: {stmt}"
+        );
+    }
+    plan
 }

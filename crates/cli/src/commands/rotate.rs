@@ -68,6 +68,14 @@ pub struct RotateArgs {
     /// With --wait: give up after this many seconds.
     #[arg(long, value_name = "SECONDS", default_value_t = 300)]
     pub timeout: u64,
+    /// Show what a rotation would do, changing nothing: the checks, the reads, a login with
+    /// the current credential (and the master's, alternating), the statements setSecret
+    /// would run with passwords and hashes redacted, the users it would create or change,
+    /// and the label moves. Runs here, on the file store or (--aws) against Secrets
+    /// Manager with the engine built into this CLI: the database must be reachable from
+    /// this machine.
+    #[arg(long)]
+    pub dry_run: bool,
     /// With --wait: seconds between two looks at the secret (DescribeSecret).
     #[arg(long, value_name = "SECONDS", default_value_t = 5.0, hide = true)]
     pub poll: f64,
@@ -77,6 +85,9 @@ impl RotateArgs {
     /// On Secrets Manager the secret's own rotation function runs the steps: the options
     /// of a local rotation are bad input there.
     pub fn check_store(&self, on_service: bool) -> Result<(), CliError> {
+        if self.dry_run {
+            return self.check_dry_run();
+        }
         if on_service && (self.engine.is_some() || self.example.is_some() || self.resume) {
             return Err(CliError::input(
                 "on Secrets Manager the secret's own rotation function runs the steps: --engine, --example and --resume apply to the file store only",
@@ -104,6 +115,36 @@ impl RotateArgs {
         }
         if !(self.poll > 0.0 && self.poll <= 60.0) {
             return Err(CliError::input("--poll: between 0 and 60 seconds"));
+        }
+        Ok(())
+    }
+
+    /// `--dry-run` describes one new rotation, run here: nothing that starts, sets up or
+    /// waits for one goes with it.
+    fn check_dry_run(&self) -> Result<(), CliError> {
+        if self.is_bulk() {
+            return Err(CliError::input(
+                "--dry-run takes one secret: run it for each secret (several names, --all and --filter start rotations)",
+            ));
+        }
+        let mut with = Vec::new();
+        for (set, name) in [
+            (self.resume, "--resume"),
+            (self.example.is_some(), "--example"),
+            (self.lambda_arn.is_some(), "--lambda-arn"),
+            (self.schedule.is_some(), "--schedule"),
+            (self.every.is_some(), "--every"),
+            (self.wait, "--wait"),
+        ] {
+            if set {
+                with.push(name);
+            }
+        }
+        if !with.is_empty() {
+            return Err(CliError::input(format!(
+                "--dry-run describes a new rotation and changes nothing, so it cannot go with {}",
+                with.join(", ")
+            )));
         }
         Ok(())
     }
@@ -142,6 +183,9 @@ fn valid_schedule(e: &str) -> bool {
 }
 
 pub async fn run(args: RotateArgs, ctx: &Ctx) -> Result<(), CliError> {
+    if args.dry_run {
+        return dry_run(&args, ctx).await;
+    }
     match &ctx.backend {
         Backend::Aws(aws) if args.is_bulk() => super::bulk::run(aws, &args, ctx).await,
         Backend::Aws(aws) => on_service(aws, &args, ctx).await,
@@ -178,6 +222,97 @@ async fn on_service(store: &AwsStore, args: &RotateArgs, ctx: &Ctx) -> Result<()
         );
         println!("follow it with: rotwise status {secret} (with the same --aws/--endpoint)");
     }
+    Ok(())
+}
+
+/// `rotate --dry-run`, on either store: [`Driver::dry_run`] with the engine built into this
+/// CLI, its reads counted, its plan printed.
+async fn dry_run(args: &RotateArgs, ctx: &Ctx) -> Result<(), CliError> {
+    let secret = args.secret();
+    let counted = Arc::new(Layered(CallCounter::new(ctx.backend.store())));
+    let store: Arc<dyn SecretStore> = counted.clone();
+    let plan = prepare(args, ctx, store.as_ref()).await?;
+    let driver = Driver::new(store.clone(), plan.loaded.rotator.clone())
+        .with_passwords(plan.passwords.clone());
+    let run = driver
+        .dry_run(&plan.before.arn)
+        .await
+        .map_err(|e| CliError::DryRun {
+            secret: secret.to_string(),
+            source: Box::new(e),
+        })?;
+    let counts = Counts::now(&counted.0);
+    let set = &run.set;
+    let result = json!({
+        "secret": secret,
+        "arn": run.arn,
+        "engine": plan.engine.name(),
+        "rotator": run.rotator,
+        "dry_run": true,
+        "changed": false,
+        "labels_now": labels(&plan.before),
+        "next_user": run.next_user,
+        "logins": set.logins.iter()
+            .map(|l| json!({"credential": l.credential, "user": l.user}))
+            .collect::<Vec<_>>(),
+        "users": set.users_changed().iter()
+            .map(|(u, k)| json!({"user": u, "action": k.as_str()}))
+            .collect::<Vec<_>>(),
+        "statements": set.changes.iter()
+            .map(|c| json!({"user": c.user, "action": c.kind.as_str(), "statement": c.statement}))
+            .collect::<Vec<_>>(),
+        "notes": set.notes,
+        "label_moves": run.labels.iter()
+            .map(|m| json!({"step": m.step.as_str(), "label": m.label, "from": m.from, "to": m.to}))
+            .collect::<Vec<_>>(),
+        "secrets_manager_calls": counts.secrets_manager_calls,
+        "database_logins": counts.logins,
+        "failed_database_logins": counts.failed_logins,
+    });
+    if ctx.json {
+        print_json(&result);
+        return Ok(());
+    }
+    println!(
+        "dry run: a rotation of {secret} with {} ({}); nothing is written",
+        plan.engine.name(),
+        run.rotator
+    );
+    println!("  labels now: {}", labels_text(&labels(&plan.before)));
+    println!("  logged in (read-only):");
+    for login in &set.logins {
+        println!("    {login}");
+    }
+    if let Some(user) = &run.next_user {
+        println!(
+            "  createSecret would put a new version for user {user:?} with a new password (not shown)"
+        );
+    }
+    println!("  setSecret would:");
+    if set.changes.is_empty() {
+        println!("    change nothing");
+    }
+    for change in &set.changes {
+        println!("    {} {:?}", change.kind.describe(), change.user);
+        if let Some(statement) = &change.statement {
+            println!("      {statement}");
+        }
+    }
+    for note in &set.notes {
+        println!("  note: {note}");
+    }
+    if let Some(user) = &run.next_user {
+        println!("  testSecret would log in as {user:?} with the new password");
+    }
+    println!("  label moves:");
+    for m in &run.labels {
+        println!("    {m}");
+    }
+    println!(
+        "  {} Secrets Manager calls (reads), {} database logins ({} refused)",
+        counts.secrets_manager_calls, counts.logins, counts.failed_logins
+    );
+    println!("nothing was changed: no version put, no label moved, no statement above run");
     Ok(())
 }
 

@@ -177,21 +177,28 @@ pub fn check_password(user: &str, password: &SecretString) -> Result<(), DbError
 
 /// `ALTER USER <user> PASSWORD 'md5…'`.
 pub fn alter_password_sql(user: &str, password: &SecretString) -> String {
-    format!(
-        "ALTER USER {} PASSWORD '{}'",
-        quote_ident(user),
-        md5_hash(password, user)
-    )
+    user_password_sql("ALTER", user, &md5_hash(password, user))
 }
 
 /// `CREATE USER <user> PASSWORD 'md5…'` (no other attribute: CREATEDB, CREATEUSER and
 /// SYSLOG ACCESS are never given).
 pub fn create_user_sql(user: &str, password: &SecretString) -> String {
-    format!(
-        "CREATE USER {} PASSWORD '{}'",
-        quote_ident(user),
-        md5_hash(password, user)
-    )
+    user_password_sql("CREATE", user, &md5_hash(password, user))
+}
+
+/// [`alter_password_sql`] (`verb` `ALTER`) or [`create_user_sql`] (`CREATE`) as shown: the
+/// hash redacted.
+///
+/// ```
+/// use rotwise_postgres::redshift::sql::user_password_shown;
+/// assert_eq!(user_password_shown("ALTER", "app"), r#"ALTER USER "app" PASSWORD '<redacted hash>'"#);
+/// ```
+pub fn user_password_shown(verb: &str, user: &str) -> String {
+    user_password_sql(verb, user, rotwise_core::plan::REDACTED_HASH)
+}
+
+fn user_password_sql(verb: &str, user: &str, hash: &str) -> String {
+    format!("{verb} USER {} PASSWORD '{hash}'", quote_ident(user))
 }
 
 /// The statements that mark `clone` as a clone rotwise made, creating the marker group when
