@@ -273,10 +273,14 @@ async fn dry_run(args: &RotateArgs, ctx: &Ctx) -> Result<(), CliError> {
         print_json(&result);
         return Ok(());
     }
+    let rotator = if run.rotator == plan.engine.name() {
+        String::new()
+    } else {
+        format!(" ({})", run.rotator)
+    };
     println!(
-        "dry run: a rotation of {secret} with {} ({}); nothing is written",
-        plan.engine.name(),
-        run.rotator
+        "dry run: a rotation of {secret} with {}{rotator}; nothing is written",
+        plan.engine.name()
     );
     println!("  labels now: {}", labels_text(&labels(&plan.before)));
     println!("  logged in (read-only):");
