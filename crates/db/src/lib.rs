@@ -48,6 +48,7 @@
 pub mod changes;
 mod credential;
 pub mod error;
+pub mod fault;
 pub mod login;
 pub mod names;
 pub mod options;

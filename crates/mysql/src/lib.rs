@@ -197,7 +197,7 @@
 
 mod connect;
 #[doc(hidden)]
-pub mod fault;
+pub use rotwise_db::fault;
 pub mod grants;
 mod rotator;
 pub mod row;

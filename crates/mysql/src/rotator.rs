@@ -13,7 +13,6 @@ use rotwise_db::names::{Pair, check_name, clone_username};
 use rotwise_db::{Changes, Credential, DbError, DbOptions, DbRotator, Dialect, Holder, NameLimit};
 
 use crate::connect::{Connector, probe_and_close, sql, statement_kind};
-use crate::fault;
 use crate::grants::{GrantParseError, Grants, plugin_of};
 use crate::row::column;
 use crate::secret::{Mysql, MysqlSecret};
@@ -24,6 +23,7 @@ use crate::sql::{
     engine_username_limit, is_marked_clone_of, name_limit, native_hash, password_sql,
     plugin_supported,
 };
+use rotwise_db::fault;
 
 /// `EXCLUDE_CHARACTERS` default of AWS's MySQL rotation functions.
 pub const DEFAULT_EXCLUDE_CHARACTERS: &str = "/@\"'\\";

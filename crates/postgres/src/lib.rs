@@ -151,6 +151,7 @@
 //! [`LOG_TARGETS`] at INFO (the Lambda and the CLI do).
 
 mod connect;
+pub use rotwise_db::fault;
 pub mod redshift;
 mod rotator;
 pub mod row;

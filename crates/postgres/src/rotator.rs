@@ -5,6 +5,7 @@
 use async_trait::async_trait;
 use rotwise_core::plan::ChangeKind;
 use rotwise_core::{ErrorKind, Strategy};
+use rotwise_db::fault;
 use rotwise_db::names::{Pair, check_name};
 use rotwise_db::{Changes, Credential, DbError, DbOptions, DbRotator, Dialect, Holder, NameLimit};
 use tokio_postgres::Client;
@@ -75,6 +76,7 @@ impl Dialect for PgDialect {
         pending: &PgSecret,
         changes: &mut Changes,
     ) -> Result<(), DbError> {
+        fault::check("write:password")?;
         if !changes.admit(&pending.username, ChangeKind::SetPassword, || {
             alter_password_shown(&pending.username)
         }) {
@@ -207,6 +209,7 @@ async fn ensure_pair(
             changes.note(|| format!("the clone role {clone:?} does not exist yet: setSecret creates it"));
         }
         let q_clone = quote_ident(&clone);
+        fault::check("write:password")?;
         if create {
             if changes.admit(&clone, ChangeKind::CreateUser, || {
                 format!("{}; {}", create_role_shown(&clone), adopt_clone_sql(&base, &clone))
@@ -253,6 +256,7 @@ async fn ensure_pair(
                 reads.base_connlimit,
                 quote_literal(reads.base_valid_until.as_deref().unwrap_or("infinity")),
             );
+            fault::check("write:grants")?;
             if changes.admit(&clone, ChangeKind::MatchBaseUser, || statement.clone()) {
                 client
                     .batch_execute(&statement)
@@ -296,11 +300,13 @@ async fn read_pair(
     ctx: &impl Fn(&str) -> String,
 ) -> Result<PairReads, DbError> {
     let (base, clone) = (&pair.base, &pair.clone);
+    fault::check("read:version")?;
     let row = client
         .query_one("SELECT current_setting('server_version_num')::int", &[])
         .await
         .map_err(|e| sql(ctx("reading the server version"), &e))?;
     let version: i32 = column(&row, 0, &ctx("reading the server version"))?;
+    fault::check(&format!("read:base:{base}"))?;
     let attrs = client
         .query_opt(
             "SELECT rolconnlimit, rolvaliduntil::text FROM pg_roles WHERE rolname = $1",
@@ -320,6 +326,7 @@ async fn read_pair(
     let base_connlimit: i32 = column(&attrs, 0, &ctx("reading the base role"))?;
     let base_valid_until: Option<String> = column(&attrs, 1, &ctx("reading the base role"))?;
     // The clone and its comment (the marker), read before anything changes.
+    fault::check(&format!("read:clone:{clone}"))?;
     let clone_row = client
         .query_opt(
             "SELECT shobj_description(oid, 'pg_authid') FROM pg_roles WHERE rolname = $1",

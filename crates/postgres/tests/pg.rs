@@ -1445,3 +1445,156 @@ async fn test_secret_catches_a_clone_that_does_not_act_as_its_base() {
     };
     run_then_cleanup(body, drop_roles(&pg, &roles)).await;
 }
+
+/// What setSecret may change on the pair: the verifiers, whether the clone exists, its
+/// memberships, comment, settings and limits.
+async fn pair_state(admin: &Client, base: &str, clone: &str) -> Vec<String> {
+    let mut state = vec![
+        format!("{:?}", verifier_of(admin, base).await),
+        format!("{:?}", verifier_of(admin, clone).await),
+        format!("{}", role_exists(admin, clone).await),
+        format!("{:?}", memberships_of(admin, clone).await),
+    ];
+    for row in admin
+        .query(
+            "SELECT shobj_description(r.oid, 'pg_authid'), rolconnlimit::text, \
+             rolvaliduntil::text, array_to_string(s.setconfig, ',') FROM pg_roles r \
+             LEFT JOIN pg_db_role_setting s ON s.setrole = r.oid WHERE rolname = $1",
+            &[&clone],
+        )
+        .await
+        .unwrap()
+    {
+        let cols: Vec<Option<String>> = (0..4).map(|i| row.get(i)).collect();
+        state.push(format!("{cols:?}"));
+    }
+    state
+}
+
+/// Issue 18 item 4 on PostgreSQL: setSecret reads everything before its first change. A
+/// failure injected at the first change (`write:password`) finds every read already made;
+/// a failure injected at each read in turn leaves the pair exactly as it was; without a
+/// fault the same rotation then goes through. Two rounds: the clone created, then the base
+/// user's password set with the clone existing. Single user: a failure at the change
+/// leaves the password as it was, and the retry changes it.
+#[tokio::test]
+async fn reads_everything_before_the_first_change() {
+    let Some(pg) = require_pg() else { return };
+    let base = unique_name("rw_pg_rb");
+    let master = unique_name("rw_pg_rbm");
+    let clone = format!("{base}_clone");
+    let roles = vec![base.clone(), clone.clone(), master.clone()];
+    let body = {
+        let pg = pg.clone();
+        let (base, clone, master) = (base.clone(), clone.clone(), master.clone());
+        async move {
+            let admin = pg.admin().await;
+            let Pair {
+                store,
+                arn,
+                rotator,
+            } = alternating_pair(&pg, &admin, &base, &master).await;
+            let driver = Driver::new(store.clone(), rotator.clone());
+            let service = LocalService::new(store.clone());
+            for round in 1..=2 {
+                rotwise_postgres::fault::inject(Some("write:password"));
+                let before = pair_state(&admin, &base, &clone).await;
+                let err = service.rotate(&arn, &driver).await.unwrap_err();
+                assert!(
+                    err.message.contains("injected failure at write:password"),
+                    "{}",
+                    err.message
+                );
+                let token = err.token.clone().unwrap();
+                let points = rotwise_postgres::fault::reached();
+                let (reads, rest) = points.split_at(points.len() - 1);
+                assert_eq!(rest, ["write:password"], "{points:?}");
+                assert_eq!(
+                    reads,
+                    [
+                        "read:version".to_owned(),
+                        format!("read:base:{base}"),
+                        format!("read:clone:{clone}"),
+                    ],
+                    "round {round}"
+                );
+                assert_eq!(pair_state(&admin, &base, &clone).await, before);
+                for point in reads {
+                    rotwise_postgres::fault::inject(Some(point));
+                    let err = service.resume(&arn, &token, &driver).await.unwrap_err();
+                    assert_eq!(err.step, Some(rotwise_core::Step::SetSecret));
+                    assert!(
+                        err.message
+                            .contains(&format!("injected failure at {point}")),
+                        "{point}: {}",
+                        err.message
+                    );
+                    assert_eq!(
+                        pair_state(&admin, &base, &clone).await,
+                        before,
+                        "round {round}: a failure at {point} changed the database"
+                    );
+                }
+                // The last change too: the transaction rolls the password back.
+                rotwise_postgres::fault::inject(Some("write:grants"));
+                let err = service.resume(&arn, &token, &driver).await.unwrap_err();
+                assert!(err.message.contains("write:grants"), "{}", err.message);
+                assert_eq!(
+                    pair_state(&admin, &base, &clone).await,
+                    before,
+                    "round {round}: a failure at write:grants left a change behind"
+                );
+                rotwise_postgres::fault::inject(None);
+                service
+                    .resume(&arn, &token, &driver)
+                    .await
+                    .unwrap_or_else(|e| panic!("round {round}, no fault: {}", e.message));
+                assert_ne!(pair_state(&admin, &base, &clone).await, before);
+                assert_eq!(
+                    memberships_of(&admin, &clone).await,
+                    std::slice::from_ref(&base)
+                );
+            }
+
+            // Single user: the one change fails, nothing changed; the retry changes it.
+            let single = Arc::new(PgRotator::new(options(&pg, Strategy::Single)));
+            let single_arn = store
+                .insert_secret(
+                    &format!("pg/single/{base}"),
+                    value_of(&store, &arn, None, Some(AWSCURRENT))
+                        .await
+                        .as_string()
+                        .unwrap()
+                        .expose_secret(),
+                )
+                .unwrap();
+            let driver = Driver::new(store.clone(), single);
+            let who = password_user(&store, &single_arn).await;
+            let before = verifier_of(&admin, &who).await;
+            rotwise_postgres::fault::inject(Some("write:password"));
+            let err = service.rotate(&single_arn, &driver).await.unwrap_err();
+            assert!(err.message.contains("write:password"), "{}", err.message);
+            assert_eq!(verifier_of(&admin, &who).await, before);
+            rotwise_postgres::fault::inject(None);
+            service
+                .resume(&single_arn, &err.token.unwrap(), &driver)
+                .await
+                .unwrap_or_else(|e| panic!("single, no fault: {}", e.message));
+            assert_ne!(verifier_of(&admin, &who).await, before);
+        }
+    };
+    run_then_cleanup(body, async {
+        rotwise_postgres::fault::inject(None);
+        drop_roles(&pg, &roles).await
+    })
+    .await;
+}
+
+/// The user named by the AWSCURRENT value of `arn`.
+async fn password_user(store: &MemoryStore, arn: &str) -> String {
+    let v = store
+        .get_secret_value(arn, None, Some(AWSCURRENT))
+        .await
+        .unwrap();
+    PgSecret::parse(&v.payload).unwrap().username
+}

@@ -1,17 +1,17 @@
-//! Failure injection for tests (feature `fault-injection`, enabled only by this crate's
-//! own tests): every read setSecret makes before its first change, and every change, is a
-//! named point. `check` records the point and fails when it is the one `inject`ed, so a
+//! Failure injection for tests (feature `fault-injection`, enabled only by the engines'
+//! own tests through their `fault-injection` features): every read an engine's setSecret
+//! makes before its first change, and every change, is a named point. `check` records the point and fails when it is the one `inject`ed, so a
 //! test can prove that a failure at any read leaves the database unchanged, and that the
 //! reads all come before the first write. Without the feature `check` does nothing.
 
-use rotwise_db::DbError;
+use crate::DbError;
 
 #[cfg(feature = "fault-injection")]
 mod imp {
     use std::sync::Mutex;
 
+    use crate::DbError;
     use rotwise_core::ErrorKind;
-    use rotwise_db::DbError;
 
     static INJECTED: Mutex<Option<String>> = Mutex::new(None);
     static REACHED: Mutex<Vec<String>> = Mutex::new(Vec::new());
@@ -27,7 +27,7 @@ mod imp {
         REACHED.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
-    pub(crate) fn check(point: &str) -> Result<(), DbError> {
+    pub fn check(point: &str) -> Result<(), DbError> {
         REACHED
             .lock()
             .unwrap_or_else(|p| p.into_inner())
@@ -52,7 +52,7 @@ pub use imp::{inject, reached};
 
 /// A read (`read:…`) or a change (`write:…`) setSecret is about to make.
 #[inline]
-pub(crate) fn check(point: &str) -> Result<(), DbError> {
+pub fn check(point: &str) -> Result<(), DbError> {
     #[cfg(feature = "fault-injection")]
     {
         imp::check(point)
