@@ -292,6 +292,12 @@ async fn change_own_password(
             if !changes.admit(&pending.username, ChangeKind::SetPassword, || {
                 stmt.shown().to_owned()
             }) {
+                changes.note(|| {
+                    format!(
+                        "dual passwords: the old password keeps working until finishSecret, which then \
+                         logs in with the new one and runs `{DISCARD_OLD_PASSWORD_SQL}`"
+                    )
+                });
                 return Ok(());
             }
             match run_secret_sql(&mut conn, &stmt, context, &pending.password).await {
