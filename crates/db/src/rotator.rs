@@ -364,8 +364,9 @@ impl<D: Dialect> DbRotator<D> {
                 // is not in the secret, and AWSPREVIOUS is for retries.
                 return Err(DbError::step(
                     format!(
-                        "AWSCURRENT of secret {} does not log in, so a rotation could not start from it: \
-                         `rotwise doctor` tells whether the password was changed outside rotation",
+                        "AWSCURRENT of secret {} does not log in; a dry run tries no other credential \
+                         (setSecret would try AWSPREVIOUS next): `rotwise doctor` tells whether the \
+                         password was changed outside rotation",
                         versions.arn()
                     ),
                     e,
