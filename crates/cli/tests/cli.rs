@@ -2347,6 +2347,36 @@ impl Db {
         }
     }
 
+    /// What the statement log holds since `cursor`, up to a marker statement run now: the
+    /// lines of sessions that already ended are all in (PostgreSQL's logging collector may
+    /// write them a moment after the client got its answer).
+    async fn log_since(&self, cursor: &rotwise_test_services::LogCursor) -> String {
+        let marker = format!("rotwise-log-marker-{}", uuid::Uuid::new_v4().simple());
+        match self {
+            Db::Pg(pg) => {
+                pg.admin()
+                    .await
+                    .batch_execute(&format!("SELECT '{marker}'"))
+                    .await
+                    .unwrap();
+            }
+            Db::My(my) => {
+                use rotwise_test_services::mysql_async::prelude::Queryable;
+                let mut conn = my.admin().await;
+                conn.query_drop(format!("SELECT '{marker}'")).await.unwrap();
+                let _ = conn.disconnect().await;
+            }
+        }
+        let text = cursor
+            .wait_for(&marker, std::time::Duration::from_secs(10))
+            .await;
+        assert!(
+            text.contains(&marker),
+            "the log marker never reached the log"
+        );
+        text
+    }
+
     /// The statements `users`' sessions ran, from a stretch of the statement log.
     /// PostgreSQL's lines carry `user@db` (log_line_prefix); MariaDB's carry a thread id,
     /// named by its `Connect user@host` line.
@@ -2362,29 +2392,24 @@ impl Db {
                 }
             }
             Db::My(_) => {
+                // `[YYMMDD HH:MM:SS]\t  <thread> <Command>\t<argument>`: the timestamp only
+                // on a second's first line.
                 let mut threads = std::collections::HashSet::new();
                 for line in log.lines() {
-                    let mut words = line.split_whitespace();
-                    let (Some(mut first), Some(mut second)) = (words.next(), words.next()) else {
-                        continue;
-                    };
-                    // A line may start with a timestamp (two words) before the thread id.
-                    if first.parse::<u64>().is_err() {
-                        let Some(third) = words.next() else { continue };
-                        (first, second) = (second, third);
-                        if first.parse::<u64>().is_err() {
+                    for command in ["Connect", "Query"] {
+                        let Some((head, rest)) = line.split_once(&format!(" {command}\t")) else {
                             continue;
+                        };
+                        let Some(thread) = head.split_whitespace().last() else {
+                            continue;
+                        };
+                        if command == "Connect" {
+                            if users.iter().any(|u| rest.starts_with(&format!("{u}@"))) {
+                                threads.insert(thread.to_string());
+                            }
+                        } else if threads.contains(thread) {
+                            out.push(rest.to_string());
                         }
-                    }
-                    let rest = line
-                        .split_once(&format!("{second}\t"))
-                        .map_or("", |(_, r)| r);
-                    if second == "Connect"
-                        && users.iter().any(|u| rest.starts_with(&format!("{u}@")))
-                    {
-                        threads.insert(first.to_string());
-                    } else if second == "Query" && threads.contains(first) {
-                        out.push(rest.to_string());
                     }
                 }
             }
@@ -2502,7 +2527,7 @@ async fn dry_run_changes_nothing(db: Db, place: Place) {
                     db_before,
                     "{strategy}: the dry run changed a user"
                 );
-                let log = cursor.new_text();
+                let log = db.log_since(&cursor).await;
                 let logged = db.statements_of(&log, &users);
                 let login_line = match &db {
                     Db::Pg(_) => format!("connection authorized: user={user} "),
@@ -2601,7 +2626,7 @@ async fn dry_run_changes_nothing(db: Db, place: Place) {
                 // and the same log check sees them as writes.
                 cursor.advance();
                 place.rotate(&db, secret);
-                let logged = db.statements_of(&cursor.new_text(), &users);
+                let logged = db.statements_of(&db.log_since(&cursor).await, &users);
                 let real: Vec<String> = logged
                     .iter()
                     .filter(|s| writes(s))
