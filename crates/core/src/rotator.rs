@@ -375,10 +375,4 @@ impl<'a> Versions<'a> {
     pub(crate) fn prime_pending(&self, version: SecretVersion) {
         let _ = self.pending.set(version);
     }
-
-    /// Whether this view belongs to a dry run ([`Rotator::plan`]): its pending value is
-    /// not in the store.
-    pub fn is_dry_run(&self) -> bool {
-        self.token == crate::plan::DRY_RUN_TOKEN
-    }
 }
