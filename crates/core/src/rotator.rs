@@ -358,6 +358,12 @@ impl<'a> Versions<'a> {
             .await
     }
 
+    /// `DescribeSecret` of another secret (the tags of a master secret RDS or Redshift
+    /// manages).
+    pub async fn describe_other(&self, secret_id: &str) -> Result<SecretDescription, StoreError> {
+        self.store.describe_secret(secret_id).await
+    }
+
     /// A new password from the configured [`PasswordSource`].
     pub async fn new_password(&self) -> Result<SecretString, RotatorError> {
         match self.passwords {

@@ -50,6 +50,7 @@ mod credential;
 pub mod error;
 pub mod fault;
 pub mod login;
+pub mod managed;
 pub mod names;
 pub mod options;
 pub mod rds;

@@ -8,19 +8,25 @@
 //! and the [`LoginProbe`]. What an engine knows (how to log in, change a password, make
 //! the clone equal to its base user) is behind [`Dialect`].
 
+use std::sync::Arc;
+
 use async_trait::async_trait;
 use rotwise_core::config::{ConfigError, Env};
 use rotwise_core::plan::SetPlan;
 use rotwise_core::store::SecretVersion;
 use rotwise_core::{
-    ErrorKind, LoginProbe, Rotator, RotatorError, SecretPayload, Strategy, Versions,
+    ErrorKind, ExposeSecret, LoginProbe, Rotator, RotatorError, SecretPayload, SecretString,
+    Strategy, Versions,
 };
+use serde_json::Value;
 
 use crate::changes::Changes;
 use crate::credential::Credential;
 use crate::error::DbError;
+use crate::managed::{Locator, ManagedDatabase, TAGS, secret_engine};
 use crate::names::{NameLimit, Pair, alt_username, check_name};
 use crate::options::DbOptions;
+use crate::rds::is_rds_host;
 use crate::secret::{DbSecret, Engine, SecretError};
 use crate::tls::TlsMode;
 
@@ -193,6 +199,7 @@ pub struct DbRotator<D: Dialect> {
     dialect: D,
     options: DbOptions,
     name: String,
+    locator: Option<Arc<dyn Locator>>,
 }
 
 fn parse<E: Engine>(
@@ -264,7 +271,18 @@ impl<D: Dialect> DbRotator<D> {
             dialect: D::new(&options),
             options,
             name,
+            locator: None,
         }
+    }
+
+    /// This rotator, asking `locator` where the database of a managed master secret is
+    /// (one holding only `username` and `password`: see [`crate::managed`]) and whether
+    /// a user's host is a read replica of the master's. Without one, such a master secret
+    /// is refused with the keys to add, and a user on another host than the master's is
+    /// refused, as before.
+    pub fn with_locator(mut self, locator: Arc<dyn Locator>) -> Self {
+        self.locator = Some(locator);
+        self
     }
 
     /// A rotator configured from the environment as the Lambdas and the CLI read it
@@ -442,28 +460,13 @@ impl<D: Dialect> DbRotator<D> {
         let account = self.dialect.current_account(session, current).await?;
 
         let master_version = versions.other_secret(&masterarn).await?;
-        let mut master =
-            DbSecret::<D::Engine>::parse(&master_version.payload).map_err(|error| {
-                let hint = match error {
-                    SecretError::Missing(_) | SecretError::Engine { .. } => {
-                        "; an RDS-managed master secret holds only username and password: add host, port and engine keys to it"
-                    }
-                    _ => "",
-                };
-                DbError::rejected(
-                    ErrorKind::InvalidSecret,
-                    format!("the master secret {masterarn} is not usable: {error}{hint}"),
-                )
-            })?;
+        let mut master = self
+            .master_secret(versions, &masterarn, &master_version)
+            .await?;
         master.dbname = current.dbname.clone();
         if master.host != current.host {
-            return Err(DbError::rejected(
-                ErrorKind::InvalidSecret,
-                format!(
-                    "Current database host {} is not the same host as/rds replica of master {}",
-                    current.host, master.host
-                ),
-            ));
+            self.check_replica(&master.host, &current.host, changes)
+                .await?;
         }
         let session = self
             .dialect
@@ -486,6 +489,103 @@ impl<D: Dialect> DbRotator<D> {
         self.dialect
             .ensure_pair(session, pending, &pair, account, &holder, changes)
             .await
+    }
+
+    /// The master secret named by `masterarn`, with the connection of a managed master
+    /// (no `host`: RDS, Aurora or Redshift keeps it) read from its tags and the service's
+    /// API. A master with `host` costs no call beyond its `GetSecretValue`.
+    async fn master_secret(
+        &self,
+        versions: &Versions<'_>,
+        masterarn: &str,
+        version: &SecretVersion,
+    ) -> Result<DbSecret<D::Engine>, DbError> {
+        let unusable = |error: &dyn std::fmt::Display| {
+            DbError::rejected(
+                ErrorKind::InvalidSecret,
+                format!("the master secret {masterarn} is not usable: {error}"),
+            )
+        };
+        let fields = match version
+            .payload
+            .as_string()
+            .map(|s| serde_json::from_str(s.expose_secret()))
+        {
+            Some(Ok(Value::Object(fields))) if !fields.contains_key("host") => fields,
+            _ => return DbSecret::parse(&version.payload).map_err(|e| unusable(&e)),
+        };
+        let Some(locator) = &self.locator else {
+            return Err(unusable(&format_args!(
+                "{}; a master secret RDS or Redshift manages holds only username and password, and \
+                 this rotator was built without the service lookup: add host, port and engine keys to it",
+                SecretError::Missing("host")
+            )));
+        };
+        let description = versions.describe_other(masterarn).await?;
+        let Some(database) = ManagedDatabase::from_tags(&description.tags)? else {
+            return Err(unusable(&format_args!(
+                "{}, and the secret has none of the tags {} that name the database of a master \
+                 secret RDS or Redshift manages: add host, port and engine keys to it",
+                SecretError::Missing("host"),
+                TAGS.join(", ")
+            )));
+        };
+        let endpoint = locator.locate(&database).await?;
+        tracing::info!(
+            master = masterarn,
+            database = %database,
+            host = %endpoint.host,
+            port = endpoint.port,
+            engine = %endpoint.engine,
+            "managed master secret: its connection comes from the service's API"
+        );
+        let engine = secret_engine(&endpoint.engine).to_string();
+        let mut fields = fields;
+        fields.insert("host".into(), Value::String(endpoint.host));
+        fields.insert("port".into(), Value::from(endpoint.port));
+        fields.insert("engine".into(), Value::String(engine.clone()));
+        let text = SecretString::from(Value::Object(fields).to_string());
+        DbSecret::parse_str(text.expose_secret()).map_err(|e| {
+            unusable(&format_args!(
+                "{e} (the API of {database} reports engine {engine})"
+            ))
+        })
+    }
+
+    /// The master reaches `master_host` and the user's secret names `user_host`: allowed
+    /// only when the user's host is a read replica of the master's database (its users are
+    /// then changed on the writer and replicate), as AWS's functions allow.
+    async fn check_replica(
+        &self,
+        master_host: &str,
+        user_host: &str,
+        changes: &mut Changes,
+    ) -> Result<(), DbError> {
+        let replica = match &self.locator {
+            Some(locator) if is_rds_host(master_host) && is_rds_host(user_host) => {
+                locator.is_replica(master_host, user_host).await?
+            }
+            _ => false,
+        };
+        if !replica {
+            return Err(DbError::rejected(
+                ErrorKind::InvalidSecret,
+                format!(
+                    "Current database host {user_host} is not the same host as/rds replica of master {master_host}"
+                ),
+            ));
+        }
+        tracing::info!(
+            user_host,
+            writer = master_host,
+            "the user's host is a read replica of the master's database: the users are changed on the writer"
+        );
+        changes.note(|| {
+            format!(
+                "the user's host {user_host} is a read replica of {master_host}: the changes are made there and replicate"
+            )
+        });
+        Ok(())
     }
 
     async fn set_db(&self, versions: &Versions<'_>, changes: &mut Changes) -> Result<(), DbError> {

@@ -9,6 +9,7 @@ use serde_json::{Value, json};
 
 use super::*;
 use crate::credential::{LoginError, LoginFailure};
+use crate::managed::{Endpoint, RDS_INSTANCE_TAG};
 use rotwise_core::plan::{ChangeKind, REDACTED_HASH};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -481,4 +482,245 @@ async fn a_dry_run_changes_nothing_and_logs_in_with_current_only() {
     let e = s.driver.dry_run(&s.arn).await.unwrap_err().to_string();
     assert!(e.contains("a rotation is in progress"), "{e}");
     assert!(s.calls().is_empty());
+}
+
+/// A [`Locator`] that answers from a table and records each question.
+struct FakeLocator {
+    answer: Result<Endpoint, ErrorKind>,
+    replicas: Vec<&'static str>,
+    asked: Mutex<Vec<String>>,
+}
+
+#[async_trait]
+impl Locator for FakeLocator {
+    async fn locate(&self, database: &ManagedDatabase) -> Result<Endpoint, DbError> {
+        self.asked
+            .lock()
+            .unwrap()
+            .push(format!("locate {database}"));
+        self.answer
+            .clone()
+            .map_err(|kind| DbError::rejected(kind, "DescribeDBInstances: AccessDenied"))
+    }
+    async fn is_replica(&self, master_host: &str, user_host: &str) -> Result<bool, DbError> {
+        self.asked
+            .lock()
+            .unwrap()
+            .push(format!("is_replica {master_host} {user_host}"));
+        Ok(self.replicas.contains(&user_host))
+    }
+}
+
+const WRITER: &str = "orders.abc.us-east-1.rds.amazonaws.com";
+const REPLICA: &str = "orders-ro.abc.us-east-1.rds.amazonaws.com";
+const INSTANCE_ARN: &str = "arn:aws:rds:us-east-1:123456789012:db:orders";
+
+/// An alternating setup whose user is on `user_host` and whose master secret is `master`
+/// (tagged with `tags`), with `locator` (if any) behind the rotator.
+fn managed_setup(
+    user_host: &str,
+    master: Value,
+    tags: &[(&str, &str)],
+    locator: Option<Arc<FakeLocator>>,
+) -> Setup {
+    let s = setup(Strategy::Alternating, "app");
+    let master_arn = s
+        .store
+        .insert_secret("rds!db-0a1b", &master.to_string())
+        .unwrap();
+    for (k, v) in tags {
+        s.store.tag_secret(&master_arn, k, v).unwrap();
+    }
+    let mut current = s.current.clone();
+    current["host"] = json!(user_host);
+    current["masterarn"] = json!(master_arn);
+    let arn = s
+        .store
+        .insert_secret("app-managed", &current.to_string())
+        .unwrap();
+    let mut rotator = DbRotator::<Fake>::new(DbOptions {
+        strategy: Some(Strategy::Alternating),
+        ..DbOptions::default()
+    });
+    if let Some(locator) = locator {
+        rotator = rotator.with_locator(locator);
+    }
+    let rotator = Arc::new(rotator);
+    Setup {
+        driver: Driver::new(s.store.clone(), rotator.clone()),
+        store: s.store,
+        rotator,
+        arn,
+        current,
+    }
+}
+
+fn locator(answer: Result<Endpoint, ErrorKind>, replicas: &[&'static str]) -> Arc<FakeLocator> {
+    Arc::new(FakeLocator {
+        answer,
+        replicas: replicas.to_vec(),
+        asked: Mutex::new(Vec::new()),
+    })
+}
+
+fn writer(engine: &str) -> Result<Endpoint, ErrorKind> {
+    Ok(Endpoint {
+        host: WRITER.into(),
+        port: 4321,
+        engine: engine.into(),
+    })
+}
+
+fn managed_master() -> Value {
+    json!({"username": "admin", "password": "m"})
+}
+
+/// A master secret with only username and password takes host, port and engine from the
+/// locator (found through its system tag), and the master logs in there; the rotation
+/// completes. Without the tag, or without a locator, setSecret fails before any master
+/// login, naming what to add; a locator error keeps its kind and changes nothing.
+#[tokio::test]
+async fn a_managed_master_takes_its_connection_from_the_service() {
+    let found = locator(writer("aurora-toy"), &[]);
+    let s = managed_setup(
+        WRITER,
+        managed_master(),
+        &[
+            ("Team", "x"),
+            ("aws:rds:primaryDBInstanceArn", INSTANCE_ARN),
+        ],
+        Some(found.clone()),
+    );
+    let token = s.store.begin_rotation(&s.arn).unwrap();
+    for step in ["createSecret", "setSecret", "testSecret", "finishSecret"] {
+        s.step(step, &token)
+            .await
+            .unwrap_or_else(|e| panic!("{step}: {e}"));
+    }
+    let calls = s.calls();
+    assert!(
+        calls.contains(&"connect master admin port=4321 ssl=None".to_owned()),
+        "{calls:?}"
+    );
+    assert!(
+        calls
+            .iter()
+            .any(|c| c.starts_with("ensure_pair pending=app_clone"))
+    );
+    assert_eq!(
+        *found.asked.lock().unwrap(),
+        [format!("locate RDS DB instance {INSTANCE_ARN}")]
+    );
+
+    // Refusals, each before the master logs in and before any change.
+    type Refusal = (
+        Option<Arc<FakeLocator>>,
+        &'static [(&'static str, &'static str)],
+        &'static str,
+        ErrorKind,
+    );
+    let refusals: [Refusal; 4] = [
+        (
+            None,
+            &[(RDS_INSTANCE_TAG, INSTANCE_ARN)],
+            "host, port and engine",
+            ErrorKind::InvalidSecret,
+        ),
+        (
+            Some(locator(writer("toy"), &[])),
+            &[("Team", "x")],
+            "aws:rds:primarydbinstancearn",
+            ErrorKind::InvalidSecret,
+        ),
+        (
+            Some(locator(Err(ErrorKind::Permission), &[])),
+            &[(RDS_INSTANCE_TAG, INSTANCE_ARN)],
+            "AccessDenied",
+            ErrorKind::Permission,
+        ),
+        (
+            Some(locator(writer("sqlserver-ee"), &[])),
+            &[(RDS_INSTANCE_TAG, INSTANCE_ARN)],
+            "reports engine sqlserver-ee",
+            ErrorKind::InvalidSecret,
+        ),
+    ];
+    for (locator, tags, says, kind) in refusals {
+        let s = managed_setup(WRITER, managed_master(), tags, locator);
+        let token = s.store.begin_rotation(&s.arn).unwrap();
+        s.step("createSecret", &token).await.unwrap();
+        let e = s.step("setSecret", &token).await.unwrap_err();
+        assert!(e.to_string().contains(says), "{says}: {e}");
+        assert!(
+            e.to_string().contains("rds!db-0a1b") || kind == ErrorKind::Permission,
+            "{e}"
+        );
+        assert_eq!(e.kind(), kind, "{e}");
+        assert!(!e.to_string().contains("\"m\""), "{e}");
+        let calls = s.calls();
+        assert!(
+            calls.iter().all(|c| c.starts_with("connect current")),
+            "{says}: {calls:?}"
+        );
+    }
+}
+
+/// A user on a read replica of the master's database is rotated through the writer when
+/// the locator says it is one; any other host is refused with AWS's text, and hosts that
+/// are not RDS endpoint names are never looked up.
+#[tokio::test]
+async fn a_user_on_a_read_replica_is_rotated_through_the_writer() {
+    let master = json!({"engine": "toy", "host": WRITER, "port": 1234, "username": "admin", "password": "m"});
+    let asked = locator(writer("toy"), &[REPLICA]);
+    let s = managed_setup(REPLICA, master.clone(), &[], Some(asked.clone()));
+    let token = s.store.begin_rotation(&s.arn).unwrap();
+    s.step("createSecret", &token).await.unwrap();
+    s.step("setSecret", &token).await.unwrap();
+    assert!(
+        s.calls()
+            .iter()
+            .any(|c| c.starts_with("ensure_pair pending=app_clone"))
+    );
+    assert_eq!(
+        *asked.asked.lock().unwrap(),
+        [format!("is_replica {WRITER} {REPLICA}")]
+    );
+    // The dry run says where the change goes.
+    let s = managed_setup(REPLICA, master.clone(), &[], Some(asked.clone()));
+    let run = s.driver.dry_run(&s.arn).await.unwrap();
+    assert!(
+        run.set.notes.iter().any(|n| n.contains("read replica of")),
+        "{:?}",
+        run.set.notes
+    );
+
+    let other = "billing.abc.us-east-1.rds.amazonaws.com";
+    for (user_host, locator, asks) in [
+        (other, Some(locator(writer("toy"), &[REPLICA])), true),
+        (REPLICA, None, false),
+        (
+            "db.example.com",
+            Some(locator(writer("toy"), &[REPLICA])),
+            false,
+        ),
+    ] {
+        let s = managed_setup(user_host, master.clone(), &[], locator.clone());
+        let token = s.store.begin_rotation(&s.arn).unwrap();
+        s.step("createSecret", &token).await.unwrap();
+        let e = s.step("setSecret", &token).await.unwrap_err().to_string();
+        assert!(
+            e.contains(&format!(
+                "Current database host {user_host} is not the same host as/rds replica of master {WRITER}"
+            )),
+            "{e}"
+        );
+        assert!(s.calls().iter().all(|c| c.starts_with("connect current")));
+        if let Some(l) = locator {
+            assert_eq!(
+                l.asked.lock().unwrap().len(),
+                usize::from(asks),
+                "{user_host}"
+            );
+        }
+    }
 }
