@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use rotwise_lambda::Function;
+use rotwise_managed::AwsLocator;
 use rotwise_mysql::{DEFAULT_EXCLUDE_CHARACTERS, LOG_TARGETS, MysqlRotator};
 
 fn main() -> ExitCode {
@@ -15,5 +16,9 @@ fn main() -> ExitCode {
         default_exclude_characters: DEFAULT_EXCLUDE_CHARACTERS,
         capped_log_targets: LOG_TARGETS,
     };
-    rotwise_lambda::run(function, |env| Ok(Arc::new(MysqlRotator::from_env(env)?)))
+    rotwise_lambda::run(function, |env| {
+        Ok(Arc::new(
+            MysqlRotator::from_env(env)?.with_locator(Arc::new(AwsLocator::from_env())),
+        ))
+    })
 }

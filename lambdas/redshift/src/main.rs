@@ -10,6 +10,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use rotwise_lambda::Function;
+use rotwise_managed::AwsLocator;
 use rotwise_postgres::redshift::{DEFAULT_EXCLUDE_CHARACTERS, LOG_TARGETS, rotator_from_env};
 
 fn main() -> ExitCode {
@@ -18,5 +19,9 @@ fn main() -> ExitCode {
         default_exclude_characters: DEFAULT_EXCLUDE_CHARACTERS,
         capped_log_targets: LOG_TARGETS,
     };
-    rotwise_lambda::run(function, |env| Ok(Arc::new(rotator_from_env(env)?)))
+    rotwise_lambda::run(function, |env| {
+        Ok(Arc::new(
+            rotator_from_env(env)?.with_locator(Arc::new(AwsLocator::from_env())),
+        ))
+    })
 }
