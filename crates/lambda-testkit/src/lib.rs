@@ -10,6 +10,8 @@
 //!   four steps, and the engine-independent end-to-end checks (invalid events, bad
 //!   environment, offline init, the `errorType` of each failure class). An engine supplies a
 //!   [`harness::Fixture`] for its private test server.
+//! - [`managed`]: an RDS-managed master secret end to end (moto's RDS, the binary in a
+//!   private mount namespace whose `/etc/hosts` resolves moto's RDS host names).
 //! - [`bench`](mod@bench): the benchmark program behind `scripts/bench`, a table per engine
 //!   against the targets in `docs/src/performance.md`, and its model of Lambda in a region:
 //!   [`cgroup`] (a CPU quota equal to a function's share of a core, and the CPU time it
@@ -40,6 +42,7 @@ pub mod cgroup;
 pub mod delay;
 pub mod emulator;
 pub mod harness;
+pub mod managed;
 
 /// The error of the test infrastructure: any error, boxed (a test reports it and stops).
 pub type Error = Box<dyn std::error::Error + Send + Sync + 'static>;

@@ -16,7 +16,8 @@ use rotwise_lambda_testkit::harness::{
     assert_init_is_offline, assert_invalid_events_change_nothing, assert_log_capture_works,
     assert_rotation_metrics, credentials_in, users_of,
 };
-use rotwise_test_services::{require_mysql, run_then_cleanup, unique_name};
+use rotwise_lambda_testkit::managed::try_managed_master_rotation;
+use rotwise_test_services::{require_mysql, require_sm_endpoint, run_then_cleanup, unique_name};
 use serde_json::Value;
 use support::Mysql;
 
@@ -264,4 +265,22 @@ async fn a_bad_environment_variable_stops_init_naming_it() {
 #[tokio::test]
 async fn init_makes_no_network_call_and_polls_quickly() {
     assert_init_is_offline(BIN.as_ref()).await;
+}
+
+/// An RDS-managed master secret (only username and password; its system tag names a moto
+/// RDS instance standing for this server) rotates an alternating pair on the instance's
+/// host and one on its read replica's host, the RDS host names verified (verify-full, from
+/// the names alone) and resolved to this server in the function's private /etc/hosts: see
+/// [`rotwise_lambda_testkit::managed`].
+#[tokio::test]
+async fn rds_managed_master_and_read_replica_through_the_runtime_api() {
+    let Some(my) = require_mysql() else { return };
+    let Some(moto) = require_sm_endpoint() else {
+        return;
+    };
+    let fx = Mysql::new(my, "mariadb");
+    let scratch = std::env::temp_dir().join(unique_name("rotwise_hosts"));
+    let result = try_managed_master_rotation(&fx, BIN.as_ref(), &moto, "mariadb", &scratch).await;
+    let _ = std::fs::remove_dir_all(&scratch);
+    result.unwrap_or_else(|e| panic!("{e}"));
 }
