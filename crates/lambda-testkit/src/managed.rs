@@ -90,7 +90,11 @@ impl MotoRds {
             .db_instance_identifier(id)
             .engine(engine)
             // moto knows no default version for MariaDB; the servers here are 15 and 10.11.
-            .engine_version(if engine == "mariadb" { "10.11.9" } else { "15.7" })
+            .engine_version(if engine == "mariadb" {
+                "10.11.9"
+            } else {
+                "15.7"
+            })
             .db_instance_class("db.t3.micro")
             .allocated_storage(20)
             .master_username("admin")

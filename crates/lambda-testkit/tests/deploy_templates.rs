@@ -17,6 +17,44 @@ const ROTATION_ACTIONS: [&str; 4] = [
 const KMS_ACTIONS: [&str; 3] = ["kms:Decrypt", "kms:DescribeKey", "kms:GenerateDataKey"];
 const LOG_ACTIONS: [&str; 2] = ["logs:CreateLogStream", "logs:PutLogEvents"];
 const RANDOM_PASSWORD: &str = "secretsmanager:GetRandomPassword";
+/// The master secret: read, and its tags (a managed master names its database in one).
+const MASTER_ACTIONS: [&str; 2] = [
+    "secretsmanager:DescribeSecret",
+    "secretsmanager:GetSecretValue",
+];
+/// Where a managed master's database is (rotwise-managed), with the resources each set
+/// may name: the account's DB instances and clusters in the region, its Redshift clusters,
+/// and "*" for the Redshift Serverless List actions, which act on no resource.
+const RDS_LOOKUP: [&str; 2] = ["rds:DescribeDBInstances", "rds:DescribeDBClusters"];
+const RDS_RESOURCES: [&str; 2] = [
+    "arn:${AWS::Partition}:rds:${AWS::Region}:${AWS::AccountId}:db:*",
+    "arn:${AWS::Partition}:rds:${AWS::Region}:${AWS::AccountId}:cluster:*",
+];
+const REDSHIFT_LOOKUP: [&str; 1] = ["redshift:DescribeClusters"];
+const REDSHIFT_RESOURCE: &str =
+    "arn:${AWS::Partition}:redshift:${AWS::Region}:${AWS::AccountId}:cluster:*";
+const SERVERLESS_LOOKUP: [&str; 2] = [
+    "redshift-serverless:ListNamespaces",
+    "redshift-serverless:ListWorkgroups",
+];
+
+/// The lookups each function makes for a managed master (by template name).
+fn lookups_of(template: &str) -> Vec<&'static str> {
+    match template {
+        "redshift" => REDSHIFT_LOOKUP
+            .iter()
+            .chain(&SERVERLESS_LOOKUP)
+            .copied()
+            .collect(),
+        _ => RDS_LOOKUP.to_vec(),
+    }
+}
+
+fn is_lookup(action: &str) -> bool {
+    ["rds:", "redshift:", "redshift-serverless:"]
+        .iter()
+        .any(|p| action.starts_with(p))
+}
 /// ENIs for the VPC attachment and nothing else (AWSLambdaVPCAccessExecutionRole also grants
 /// `logs:*` on every log group).
 const VPC_POLICY: &str =
@@ -142,14 +180,19 @@ fn violations(t: &Value) -> Vec<String> {
     let resources = t["Resources"].as_object().cloned().unwrap_or_default();
     let params = &t["Parameters"];
 
-    // Exactly one "*" in all resources: GetRandomPassword's Resource.
+    // '*' only in GetRandomPassword's "*", the Redshift Serverless List actions' "*" and
+    // the lookup ARNs (checked per statement below).
     let mut strs = Vec::new();
     all_strings(&t["Resources"], &mut strs);
-    let stars = strs.iter().filter(|s| s.contains('*')).count();
-    if stars != 1 {
-        bad.push(format!(
-            "{stars} strings with '*' in Resources (only GetRandomPassword's \"*\" is allowed)"
-        ));
+    let allowed = ["*", RDS_RESOURCES[0], RDS_RESOURCES[1], REDSHIFT_RESOURCE];
+    for s in strs.iter().filter(|s| s.contains('*')) {
+        if !allowed.contains(s) {
+            bad.push(format!("{s:?}: a wildcard in Resources"));
+        }
+    }
+    let bare_stars = strs.iter().filter(|s| **s == "*").count();
+    if bare_stars > 2 {
+        bad.push(format!("{bare_stars} \"*\" resources"));
     }
 
     let mut saw = std::collections::BTreeSet::new();
@@ -212,13 +255,38 @@ fn violations(t: &Value) -> Vec<String> {
                     if s.condition != Some("UsesServicePasswords") {
                         bad.push(format!("{sid}: GetRandomPassword only when configured"));
                     }
+                } else if actions.iter().all(|a| is_lookup(a)) {
+                    // A managed master's database: reads, only with a master secret.
+                    let want: Vec<Value> = if actions == RDS_LOOKUP {
+                        RDS_RESOURCES
+                            .iter()
+                            .map(|r| json!({"Fn::Sub": r}))
+                            .collect()
+                    } else if actions == REDSHIFT_LOOKUP {
+                        vec![json!({"Fn::Sub": REDSHIFT_RESOURCE})]
+                    } else if actions == SERVERLESS_LOOKUP {
+                        vec![json!("*")]
+                    } else {
+                        bad.push(format!("{sid}: unexpected lookup actions {actions:?}"));
+                        continue;
+                    };
+                    let got: Vec<Value> = strings(resource).into_iter().cloned().collect();
+                    if got != want {
+                        bad.push(format!(
+                            "{sid}: {actions:?} on {resource}, expected {want:?}"
+                        ));
+                    }
+                    if s.condition != Some("HasMasterSecret") {
+                        bad.push(format!("{sid}: lookups only under HasMasterSecret"));
+                    }
                 } else if actions.iter().all(|a| ROTATION_ACTIONS.contains(a)) {
-                    if actions == ["secretsmanager:GetSecretValue"] {
-                        // The master secret: read only, and only when given.
-                        if !refs.iter().all(|v| is_ref(v, &["MasterSecretArn"]))
+                    if refs.iter().any(|v| is_ref(v, &["MasterSecretArn"])) {
+                        // The master secret: read (and its tags) only, and only when given.
+                        if actions != MASTER_ACTIONS
+                            || !refs.iter().all(|v| is_ref(v, &["MasterSecretArn"]))
                             || s.condition != Some("HasMasterSecret")
                         {
-                            bad.push(format!("{sid}: master secret read must be on MasterSecretArn under HasMasterSecret"));
+                            bad.push(format!("{sid}: the master secret: {MASTER_ACTIONS:?} on MasterSecretArn under HasMasterSecret"));
                         }
                     } else {
                         if actions.len() != ROTATION_ACTIONS.len() {
@@ -387,6 +455,34 @@ fn every_template_is_least_privilege() {
     }
 }
 
+/// Each function may make the lookups of its engine's managed masters, and no other
+/// service's: the RDS reads for PostgreSQL and MySQL, the Redshift and Redshift
+/// Serverless reads for Redshift.
+#[test]
+fn each_template_grants_its_engines_managed_master_lookups() {
+    for (path, t) in templates() {
+        let name = path.file_stem().unwrap().to_string_lossy().into_owned();
+        let mut granted = Vec::new();
+        for policy in t["Resources"]["Role"]["Properties"]["Policies"]
+            .as_array()
+            .unwrap()
+        {
+            for s in statements(&policy["PolicyDocument"]) {
+                granted.extend(
+                    strings(&s.body["Action"])
+                        .into_iter()
+                        .filter_map(Value::as_str)
+                        .filter(|a| is_lookup(a)),
+                );
+            }
+        }
+        granted.sort_unstable();
+        let mut want = lookups_of(&name);
+        want.sort_unstable();
+        assert_eq!(granted, want, "{}", path.display());
+    }
+}
+
 /// The positive control: the checker catches each kind of over-grant, in every template.
 #[test]
 fn the_policy_check_catches_over_grants() {
@@ -403,7 +499,7 @@ fn catches_over_grants(path: &Path, t: &Value) {
             .unwrap()
     }
     type Mutation = (&'static str, fn(&mut Vec<Value>));
-    let mutations: [Mutation; 6] = [
+    let mutations: [Mutation; 8] = [
         ("wildcard action", |s| {
             s[0]["Action"] = json!(["secretsmanager:*"]);
         }),
@@ -431,6 +527,16 @@ fn catches_over_grants(path: &Path, t: &Value) {
         }),
         ("master secret unconditionally", |s| {
             s.push(json!({"Sid": "M", "Effect": "Allow", "Action": "secretsmanager:GetSecretValue", "Resource": {"Ref": "MasterSecretArn"}}));
+        }),
+        ("lookups on every resource, unconditionally", |s| {
+            s.push(json!({"Sid": "L", "Effect": "Allow", "Action": RDS_LOOKUP, "Resource": "*"}));
+        }),
+        ("a write to RDS", |s| {
+            s.push(
+                json!({"Fn::If": ["HasMasterSecret", {"Sid": "W", "Effect": "Allow",
+                "Action": ["rds:ModifyDBInstance"], "Resource": {"Fn::Sub": RDS_RESOURCES[0]}},
+                {"Ref": "AWS::NoValue"}]}),
+            );
         }),
     ];
     for (what, mutate) in mutations {
