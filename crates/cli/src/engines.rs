@@ -103,9 +103,14 @@ pub struct Loaded {
     pub probe: Option<Arc<dyn LoginProbe>>,
 }
 
-/// A database engine's rotator from the environment, as rotator and probe.
+/// A database engine's rotator from the environment, as rotator and probe; a master
+/// secret RDS manages is located through the RDS API, as in the Lambdas (no call
+/// otherwise).
 fn database<D: Dialect>(env: &Env) -> Result<Loaded, ConfigError> {
-    let rotator = Arc::new(DbRotator::<D>::from_env(env)?);
+    let rotator = Arc::new(
+        DbRotator::<D>::from_env(env)?
+            .with_locator(Arc::new(rotwise_managed::AwsLocator::from_env())),
+    );
     Ok(Loaded {
         rotator: rotator.clone(),
         probe: Some(rotator),

@@ -149,24 +149,77 @@ fn on_host(secret_json: &str, host: &str) -> Result<String, Error> {
     Ok(v.to_string())
 }
 
-/// The RDS calls the function logged (its `AWS API call` DEBUG lines).
-fn rds_calls(logs: &str) -> usize {
+/// The lookups the function logged (its `AWS API call` DEBUG lines) of one service.
+fn lookups(logs: &str, prefix: &str) -> usize {
     json_lines(logs)
         .iter()
         .filter(|l| {
             l["message"] == "AWS API call"
-                && l["api"].as_str().is_some_and(|a| a.starts_with("rds:"))
+                && l["api"].as_str().is_some_and(|a| a.starts_with(prefix))
         })
         .count()
 }
 
+/// The service that manages the master secret in [`try_managed_master_rotation`].
+#[derive(Clone, Copy, Debug)]
+pub enum ManagedBy<'a> {
+    /// An RDS DB instance of this engine (`postgres`, `mariadb`, ...), with a read replica.
+    Rds(&'a str),
+    /// A provisioned Redshift cluster.
+    Redshift,
+}
+
+/// moto's Redshift, where the test registers its server as a cluster.
+async fn redshift_cluster(url: &str, id: &str, port: u16) -> Result<String, Error> {
+    use aws_sdk_redshift::config::{BehaviorVersion, Credentials, Region};
+    let config = aws_sdk_redshift::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new("us-east-1"))
+        .endpoint_url(url)
+        .credentials_provider(Credentials::new("test", "test", None, None, "test"))
+        .build();
+    let made = aws_sdk_redshift::Client::from_conf(config)
+        .create_cluster()
+        .cluster_identifier(id)
+        .node_type("dc2.large")
+        .master_username("admin")
+        .master_user_password("NotUsed1")
+        .port(i32::from(port))
+        .send()
+        .await
+        .map_err(|e| format!("moto CreateCluster: {e:?}"))?
+        .cluster
+        .ok_or("moto returned no cluster")?;
+    Ok(made
+        .endpoint
+        .and_then(|e| e.address)
+        .ok_or("no Endpoint.Address")?)
+}
+
+/// One user of the proof: its base name, master and secret.
+struct Case {
+    base: String,
+    initial: String,
+    master: String,
+    arn: String,
+    rotations: usize,
+}
+
 /// The end-to-end proof of a managed master (see the module docs), for `fx`'s server
-/// registered in moto (at `moto_url`) as an RDS instance of engine `rds_engine`, with a read
-/// replica: a user on the instance's host is rotated twice and a user on the replica's host
-/// once, each rotation within the alternating budget plus the master's `DescribeSecret`
-/// (12 Secrets Manager calls) and one RDS call (two for the replica user); the new
-/// credentials log in, AWSPREVIOUS keeps working, no login failed, and no password is in
-/// the logs. `scratch` holds the private hosts file. Returns the users to drop.
+/// registered in moto (at `moto_url`) by `by`:
+///
+/// - RDS: an instance with a read replica; a user on the instance's host is rotated twice
+///   and a user on the replica's host once; one `DescribeDBInstances` per rotation, two for
+///   the replica user. The RDS host names select verify-full by themselves (no `ssl`, no
+///   `ROTATION_TLS_MODE`), checked against the test certificate that carries them.
+/// - Redshift: a cluster; a user on its host is rotated twice; one `DescribeClusters` per
+///   rotation. moto's Redshift host names carry a random label no test certificate can
+///   name, so TLS is `require` (the chain verified, not the name).
+///
+/// Each rotation makes 12 Secrets Manager calls (the alternating 11, plus the master's
+/// `DescribeSecret`); the new credentials log in, AWSPREVIOUS keeps working, no login
+/// failed, and no password is in the function's or the server's log. `scratch` holds the
+/// private hosts file.
 ///
 /// # Errors
 ///
@@ -175,70 +228,122 @@ pub async fn try_managed_master_rotation<F: Fixture>(
     fx: &F,
     bin: &Path,
     moto_url: &str,
-    rds_engine: &str,
+    by: ManagedBy<'_>,
     scratch: &Path,
 ) -> Result<(), Error> {
-    let user = fx.unique_name("rw_rdsm");
-    let on_replica = fx.unique_name("rw_rdsr");
-    let master = fx.unique_name("rw_rdsmaster");
-    let initial = format!("Initial-{}", &fx.unique_name("p")[2..]);
-    let replica_pw = format!("Initial-{}", &fx.unique_name("p")[2..]);
-    let master_pw = format!("Master-{}", &fx.unique_name("p")[2..]);
-    fx.create_user(&user, &initial).await?;
-    fx.create_user(&on_replica, &replica_pw).await?;
-    // One master per base user (PostgreSQL 16+ wants ADMIN on the base role), both secrets
-    // managed by RDS for the same instance.
-    let master2 = format!("{master}r");
-    fx.create_master(&master, &master_pw, &user).await?;
-    fx.create_master(&master2, &master_pw, &on_replica).await?;
-    let result = async {
-        let port = serde_json::from_str::<Value>(&fx.secret_json("x", "x", None))?["port"]
-            .as_u64()
-            .and_then(|p| u16::try_from(p).ok())
-            .ok_or("the fixture's secret has no port")?;
-        let rds = MotoRds::new(moto_url);
-        let id = user.replace('_', "-");
-        let (instance_arn, writer) = rds.instance(&id, rds_engine, port).await?;
-        let replica = rds.replica(&format!("{id}-ro"), &id).await?;
-        let wrapper = with_private_hosts(bin, &[&writer, &replica], scratch)?;
+    let password = |what: &str| format!("{what}-{}", &fx.unique_name("p")[2..]);
+    let mut cases = vec![Case {
+        base: fx.unique_name("rw_mngd"),
+        initial: password("Initial"),
+        master: fx.unique_name("rw_mngdmaster"),
+        arn: String::new(),
+        rotations: 2,
+    }];
+    if matches!(by, ManagedBy::Rds(_)) {
+        cases.push(Case {
+            base: fx.unique_name("rw_mngdr"),
+            initial: password("Initial"),
+            master: fx.unique_name("rw_mngdmasterr"),
+            arn: String::new(),
+            rotations: 1,
+        });
+    }
+    let master_pw = password("Master");
+    // One master per base user (PostgreSQL 16+ wants ADMIN on the base role), each secret
+    // managed by the service for the same database.
+    for case in &cases {
+        fx.create_user(&case.base, &case.initial).await?;
+        fx.create_master(&case.master, &master_pw, &case.base)
+            .await?;
+    }
+    let result = run_managed(fx, bin, moto_url, by, scratch, &mut cases, &master_pw).await;
+    let mut users = Vec::new();
+    for case in &cases {
+        users.extend(users_of(&case.base, &case.master));
+    }
+    fx.drop_users(&users).await;
+    result
+}
 
-        let store = Arc::new(MemoryStore::new());
+async fn run_managed<F: Fixture>(
+    fx: &F,
+    bin: &Path,
+    moto_url: &str,
+    by: ManagedBy<'_>,
+    scratch: &Path,
+    cases: &mut [Case],
+    master_pw: &str,
+) -> Result<(), Error> {
+    let port = serde_json::from_str::<Value>(&fx.secret_json("x", "x", None))?["port"]
+        .as_u64()
+        .and_then(|p| u16::try_from(p).ok())
+        .ok_or("the fixture's secret has no port")?;
+    let id = cases[0].base.replace('_', "-");
+    // Each case's host, the tag on its master secret, the service's API prefix and URL variable.
+    let (hosts, tag, arn, prefix, endpoint_var) = match by {
+        ManagedBy::Rds(engine) => {
+            let rds = MotoRds::new(moto_url);
+            let (arn, writer) = rds.instance(&id, engine, port).await?;
+            let replica = rds.replica(&format!("{id}-ro"), &id).await?;
+            (
+                vec![writer, replica],
+                "aws:rds:primarydbinstancearn",
+                arn,
+                "rds:",
+                "AWS_ENDPOINT_URL_RDS",
+            )
+        }
+        ManagedBy::Redshift => {
+            let host = redshift_cluster(moto_url, &id, port).await?;
+            let arn = format!("arn:aws:redshift:us-east-1:123456789012:cluster:{id}");
+            (
+                vec![host],
+                "aws:redshift:primaryclusterarn",
+                arn,
+                "redshift:",
+                "AWS_ENDPOINT_URL_REDSHIFT",
+            )
+        }
+    };
+    let names: Vec<&str> = hosts.iter().map(String::as_str).collect();
+    let wrapper = with_private_hosts(bin, &names, scratch)?;
+
+    let store = Arc::new(MemoryStore::new());
+    let managed_name = match by {
+        ManagedBy::Rds(_) => "rds!db",
+        ManagedBy::Redshift => "redshift!cluster",
+    };
+    for (i, (case, host)) in cases.iter_mut().zip(&hosts).enumerate() {
         let master_arn = store.insert_secret(
-            &format!("rds!db-{id}"),
-            &json!({"username": master, "password": master_pw}).to_string(),
+            &format!("{managed_name}-{id}-{i}"),
+            &json!({"username": case.master, "password": master_pw}).to_string(),
         )?;
-        store.tag_secret(&master_arn, "aws:rds:primarydbinstancearn", &instance_arn)?;
-        let master2_arn = store.insert_secret(
-            &format!("rds!db-{id}-2"),
-            &json!({"username": master2, "password": master_pw}).to_string(),
-        )?;
-        store.tag_secret(&master2_arn, "aws:rds:primarydbinstancearn", &instance_arn)?;
-        let arn = store.insert_secret(
-            "managed/user",
-            &on_host(&fx.secret_json(&user, &initial, Some(&master_arn)), &writer)?,
-        )?;
-        let replica_arn = store.insert_secret(
-            "managed/replica-user",
+        store.tag_secret(&master_arn, tag, &arn)?;
+        case.arn = store.insert_secret(
+            &format!("managed/user-{i}"),
             &on_host(
-                &fx.secret_json(&on_replica, &replica_pw, Some(&master2_arn)),
-                &replica,
+                &fx.secret_json(&case.base, &case.initial, Some(&master_arn)),
+                host,
             )?,
         )?;
-        // The CA file, not the TLS mode: the RDS host name selects verify-full itself.
-        let mut env: Vec<(&str, String)> = fx
-            .env()
-            .into_iter()
-            .filter(|(k, _)| *k != "ROTATION_TLS_MODE")
-            .collect();
-        env.push(("ROTATION_STRATEGY", "alternating".into()));
-        env.push(("AWS_ENDPOINT_URL_RDS", moto_url.into()));
-        let mark = fx.log_mark();
-        let mut h = Harness::try_start(&wrapper, store.clone(), &env).await?;
+    }
+    let mut env: Vec<(&str, String)> = fx
+        .env()
+        .into_iter()
+        .filter(|(k, _)| *k != "ROTATION_TLS_MODE")
+        .collect();
+    if matches!(by, ManagedBy::Redshift) {
+        env.push(("ROTATION_TLS_MODE", "require".into()));
+    }
+    env.push(("ROTATION_STRATEGY", "alternating".into()));
+    env.push((endpoint_var, moto_url.into()));
+    let mark = fx.log_mark();
+    let mut h = Harness::try_start(&wrapper, store.clone(), &env).await?;
 
-        let mut rds_seen = 0;
-        let mut rotations = Vec::new();
-        for (secret, base) in [(&arn, &user), (&arn, &user), (&replica_arn, &on_replica)] {
-            let rotation = h.try_rotate(secret).await?;
+    let mut rotated = Vec::new();
+    for case in cases.iter() {
+        for _ in 0..case.rotations {
+            let rotation = h.try_rotate(&case.arn).await?;
             if rotation.total_calls() != 12 {
                 return Err(format!(
                     "12 Secrets Manager calls expected, made {:?}",
@@ -246,63 +351,55 @@ pub async fn try_managed_master_rotation<F: Fixture>(
                 )
                 .into());
             }
-            let (u, p) = credentials_in(&store, secret, AWSCURRENT).await;
+            let (u, p) = credentials_in(&store, &case.arn, AWSCURRENT).await;
             fx.login(&u, &p)
                 .await
-                .map_err(|e| format!("the new AWSCURRENT of {base} does not log in: {e}"))?;
-            rotations.push((u, p));
-            rds_seen += 1;
+                .map_err(|e| format!("the new AWSCURRENT of {} does not log in: {e}", case.base))?;
+            rotated.push((u, p));
         }
-        let logs = h.logs().await;
-        let calls = rds_calls(&logs);
-        // One DescribeDBInstances per setSecret; the replica user's adds the replica's.
-        if calls != rds_seen + 1 {
-            return Err(format!(
-                "{} RDS calls expected, logged {calls}\n{logs}",
-                rds_seen + 1
-            )
-            .into());
-        }
-        if rotations[0].0 != format!("{user}_clone") || rotations[1].0 != user {
-            return Err(format!(
-                "unexpected users {:?}",
-                rotations.iter().map(|r| &r.0).collect::<Vec<_>>()
-            )
-            .into());
-        }
-        fx.login(&rotations[0].0, &rotations[0].1)
-            .await
-            .map_err(|e| format!("AWSPREVIOUS (the clone) stopped working: {e}"))?;
-        if !logs.contains("managed master secret: its connection comes from the service's API") {
-            return Err(format!("no managed-master log line\n{logs}").into());
-        }
-        if !logs.contains("the user's host is a read replica of the master's database") {
-            return Err(format!("no replica log line\n{logs}").into());
-        }
-        let server_log = fx.log_since(&mark).await?;
-        for who in [&user, &on_replica, &master, &master2] {
-            let failed = fx.failed_logins(&server_log, who);
-            if failed != 0 {
-                return Err(format!("{failed} failed logins of {who}").into());
-            }
-        }
-        for (what, pw) in [
-            ("initial", &initial),
-            ("master", &master_pw),
-            ("replica user's", &replica_pw),
-        ]
-        .into_iter()
-        .chain(rotations.iter().map(|(_, p)| ("rotated", p)))
-        {
-            if logs.contains(pw.as_str()) || server_log.contains(pw.as_str()) {
-                return Err(format!("the {what} password is in a log").into());
-            }
-        }
-        Ok(())
     }
-    .await;
-    let mut users = users_of(&user, &master);
-    users.extend(users_of(&on_replica, &master2));
-    fx.drop_users(&users).await;
-    result
+    let logs = h.logs().await;
+    // One lookup per setSecret; the replica user's adds the replica check's.
+    let expected = rotated.len() + cases.len() - 1;
+    let made = lookups(&logs, prefix);
+    if made != expected {
+        return Err(format!("{expected} {prefix} calls expected, logged {made}\n{logs}").into());
+    }
+    if rotated[0].0 != format!("{}_clone", cases[0].base) || rotated[1].0 != cases[0].base {
+        return Err(format!(
+            "unexpected users {:?}",
+            rotated.iter().map(|r| &r.0).collect::<Vec<_>>()
+        )
+        .into());
+    }
+    fx.login(&rotated[0].0, &rotated[0].1)
+        .await
+        .map_err(|e| format!("AWSPREVIOUS (the clone) stopped working: {e}"))?;
+    let mut lines = vec!["managed master secret: its connection comes from the service's API"];
+    if cases.len() > 1 {
+        lines.push("the user's host is a read replica of the master's database");
+    }
+    for line in lines {
+        if !logs.contains(line) {
+            return Err(format!("no log line {line:?}\n{logs}").into());
+        }
+    }
+    let server_log = fx.log_since(&mark).await?;
+    for who in cases.iter().flat_map(|c| [&c.base, &c.master]) {
+        let failed = fx.failed_logins(&server_log, who);
+        if failed != 0 {
+            return Err(format!("{failed} failed logins of {who}").into());
+        }
+    }
+    let passwords = cases
+        .iter()
+        .map(|c| c.initial.as_str())
+        .chain([master_pw])
+        .chain(rotated.iter().map(|(_, p)| p.as_str()));
+    for pw in passwords {
+        if logs.contains(pw) || server_log.contains(pw) {
+            return Err("a password is in a log".into());
+        }
+    }
+    Ok(())
 }

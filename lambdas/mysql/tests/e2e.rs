@@ -16,7 +16,7 @@ use rotwise_lambda_testkit::harness::{
     assert_init_is_offline, assert_invalid_events_change_nothing, assert_log_capture_works,
     assert_rotation_metrics, credentials_in, users_of,
 };
-use rotwise_lambda_testkit::managed::try_managed_master_rotation;
+use rotwise_lambda_testkit::managed::{ManagedBy, try_managed_master_rotation};
 use rotwise_test_services::{require_mysql, require_sm_endpoint, run_then_cleanup, unique_name};
 use serde_json::Value;
 use support::Mysql;
@@ -280,7 +280,14 @@ async fn rds_managed_master_and_read_replica_through_the_runtime_api() {
     };
     let fx = Mysql::new(my, "mariadb");
     let scratch = std::env::temp_dir().join(unique_name("rotwise_hosts"));
-    let result = try_managed_master_rotation(&fx, BIN.as_ref(), &moto, "mariadb", &scratch).await;
+    let result = try_managed_master_rotation(
+        &fx,
+        BIN.as_ref(),
+        &moto,
+        ManagedBy::Rds("mariadb"),
+        &scratch,
+    )
+    .await;
     let _ = std::fs::remove_dir_all(&scratch);
     result.unwrap_or_else(|e| panic!("{e}"));
 }

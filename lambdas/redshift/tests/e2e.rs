@@ -16,8 +16,11 @@ use rotwise_lambda_testkit::harness::{
     assert_init_is_offline, assert_invalid_events_change_nothing, assert_log_capture_works,
     credentials_in, users_of,
 };
+use rotwise_lambda_testkit::managed::{ManagedBy, try_managed_master_rotation};
 use rotwise_postgres::redshift::sql::{md5_hash, password_rules};
-use rotwise_test_services::{plaintext_hits, require_pg, run_then_cleanup, unique_name};
+use rotwise_test_services::{
+    plaintext_hits, require_pg, require_sm_endpoint, run_then_cleanup, unique_name,
+};
 use support::Rs;
 
 const BIN: &str = env!("CARGO_BIN_EXE_rotwise-lambda-redshift");
@@ -284,4 +287,22 @@ async fn password_settings_outside_redshifts_rules_stop_init() {
 #[tokio::test]
 async fn init_makes_no_network_call_and_polls_quickly() {
     assert_init_is_offline(BIN.as_ref()).await;
+}
+
+/// A Redshift-managed admin secret (only username and password; its system tag names a
+/// moto Redshift cluster standing for the md5 database) rotates an alternating pair: the
+/// cluster's endpoint from `redshift:DescribeClusters`, resolved to this server in the
+/// function's private /etc/hosts: see [`rotwise_lambda_testkit::managed`].
+#[tokio::test]
+async fn redshift_managed_admin_through_the_runtime_api() {
+    let Some(pg) = require_pg() else { return };
+    let Some(moto) = require_sm_endpoint() else {
+        return;
+    };
+    let fx = Rs(pg);
+    let scratch = std::env::temp_dir().join(unique_name("rotwise_hosts"));
+    let result =
+        try_managed_master_rotation(&fx, BIN.as_ref(), &moto, ManagedBy::Redshift, &scratch).await;
+    let _ = std::fs::remove_dir_all(&scratch);
+    result.unwrap_or_else(|e| panic!("{e}"));
 }
