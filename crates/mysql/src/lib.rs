@@ -151,9 +151,11 @@
 //! when it has `PROXY` grants). With `ROTATION_MYSQL_DUAL_PASSWORD`, the single user itself
 //! needs `APPLICATION_PASSWORD_ADMIN`.
 //!
-//! RDS-managed master secrets holding only username and password are not supported yet
-//! (AWS looks host and port up in the RDS API): add `host`, `port` and `engine` to the
-//! master secret.
+//! A master secret RDS manages (only `username` and `password`) is located through its
+//! system tag and the RDS API when the rotator has a locator
+//! ([`rotwise_db::DbRotator::with_locator`]; the Lambda and the CLI attach
+//! `rotwise_managed::AwsLocator`); the master then needs nothing more than above. See
+//! `docs/src/guides/managed-masters.md`.
 //!
 //! # Character sets
 //! Names and literals are quoted for a UTF-8 session. After every login that runs such a

@@ -122,9 +122,11 @@
 //!   the base role — its creator gets it) and on the clone (automatic: the master creates it);
 //! - `CONNECT` on the child's `dbname`.
 //!
-//! RDS-managed master secrets holding only username and password are not supported yet
-//! (AWS looks host and port up in the RDS API): add `host`, `port` and `engine` to the
-//! master secret.
+//! A master secret RDS manages (only `username` and `password`) is located through its
+//! system tag and the RDS API when the rotator has a locator
+//! ([`rotwise_db::DbRotator::with_locator`]; the Lambda and the CLI attach
+//! `rotwise_managed::AwsLocator`); the master then needs nothing more than above. See
+//! `docs/src/guides/managed-masters.md`.
 //!
 //! # TLS
 //! rustls with aws-lc-rs ([`TlsMode`]): `disable`; `prefer` (verify-full, and when the

@@ -92,6 +92,7 @@ const SHIPPED: Set = Set {
     include: &[
         Pat::Exact("rotwise-core"),
         Pat::Exact("rotwise-db"),
+        Pat::Exact("rotwise-managed"),
         Pat::Exact("rotwise-postgres"),
         Pat::Exact("rotwise-mysql"),
         Pat::Exact("rotwise-cli"),
@@ -133,6 +134,17 @@ const RULES: &[Rule] = &[
         subjects: any(&[Pat::Exact("rotwise-cli")]),
         forbidden: any(&[Pat::Exact("rotwise-lambda")]),
         why: "the CLI reads the environment through rotwise-core and rotwise-db, not rotwise-lambda",
+    },
+    Rule {
+        id: "managed-without-engines",
+        subjects: any(&[Pat::Exact("rotwise-managed")]),
+        forbidden: any(&[
+            Pat::Exact("rotwise-postgres"),
+            Pat::Exact("rotwise-mysql"),
+            Pat::Family("rotwise-lambda"),
+            Pat::Exact("rotwise-cli"),
+        ]),
+        why: "rotwise-managed answers rotwise-db's Locator from the AWS APIs: it knows no engine, Lambda crate or CLI",
     },
     Rule {
         id: "lambda-without-engines",
@@ -405,6 +417,14 @@ fn synthetic(edges: &[(&str, &str, Option<&str>, bool)], extra: &[&str]) -> Grap
 /// The target layering of issue 17, as a synthetic graph: no rule fires.
 const CLEAN: &[(&str, &str, Option<&str>, bool)] = &[
     ("rotwise-db", "rotwise-core", None, false),
+    ("rotwise-managed", "rotwise-db", None, false),
+    (
+        "rotwise-managed",
+        "rotwise-test-services",
+        Some("dev"),
+        false,
+    ),
+    ("rotwise-lambda-postgres", "rotwise-managed", None, false),
     ("rotwise-postgres", "rotwise-core", None, false),
     ("rotwise-postgres", "rotwise-db", None, false),
     ("rotwise-postgres", "rotwise-testkit", Some("dev"), false),
@@ -460,6 +480,7 @@ fn the_checker_flags_forbidden_edges_in_a_synthetic_graph() {
         ("rotwise-lambda", "rotwise-testkit", None, true), // an optional feature counts
         ("rotwise-cli", "rotwise-lambda", None, false), // cli-without-lambda
         ("rotwise-lambda", "rotwise-mysql", None, false), // lambda-without-engines
+        ("rotwise-managed", "rotwise-postgres", None, false), // managed-without-engines
         ("rotwise-lambda-mysql", "rotwise-mysql", None, false),
         ("rotwise-lambda-mysql", "rotwise-lambda", None, false),
     ]);
@@ -492,6 +513,11 @@ fn the_checker_flags_forbidden_edges_in_a_synthetic_graph() {
     );
     expect("cli-without-lambda", "rotwise-cli", "rotwise-lambda");
     expect("lambda-without-engines", "rotwise-lambda", "rotwise-mysql");
+    expect(
+        "managed-without-engines",
+        "rotwise-managed",
+        "rotwise-postgres",
+    );
     // Transitive: the CLI and a Lambda binary reach the test kit through rotwise-lambda's
     // optional dependency; rotwise-lambda reaches the other engine through rotwise-mysql.
     expect(
@@ -542,7 +568,12 @@ fn the_checker_treats_rotwise_dbsecret_as_rotwise_db_and_ignores_dev_dependencie
             ("rotwise-mysql", "rotwise-dbsecret", None, false),
             ("rotwise-mysql", "rotwise-testkit", Some("dev"), false),
         ],
-        &["rotwise-postgres", "rotwise-lambda", "rotwise-cli"],
+        &[
+            "rotwise-postgres",
+            "rotwise-lambda",
+            "rotwise-cli",
+            "rotwise-managed",
+        ],
     );
     assert_eq!(missing_subjects(&g, RULES), Vec::<&str>::new());
     let v = check(&g, RULES);
