@@ -39,6 +39,12 @@
 //! A rotator uses it through [`rotwise_db::DbRotator::with_locator`]:
 //! `PgRotator::from_env(env)?.with_locator(Arc::new(AwsLocator::from_env()))`.
 
+// Built with neither feature, the crate locates nothing: its helpers go unused.
+#![cfg_attr(
+    not(any(feature = "rds", feature = "redshift")),
+    allow(dead_code, reason = "no service feature")
+)]
+
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use async_trait::async_trait;
@@ -142,7 +148,10 @@ impl AwsLocator {
 }
 
 /// A service this build leaves out (see the crate's features).
-#[allow(dead_code, reason = "unused when every feature is on")]
+#[cfg_attr(
+    all(feature = "rds", feature = "redshift"),
+    allow(dead_code, reason = "every service is built")
+)]
 fn not_built(database: &ManagedDatabase, function: &str) -> DbError {
     DbError::rejected(
         ErrorKind::Configuration,
@@ -231,11 +240,22 @@ fn not_found(database: &ManagedDatabase, detail: &str) -> DbError {
     )
 }
 
-/// A port from an API's `i32`.
-fn port(database: &ManagedDatabase, port: Option<i32>) -> Result<u16, DbError> {
-    port.and_then(|p| u16::try_from(p).ok())
-        .filter(|p| *p != 0)
-        .ok_or_else(|| no_endpoint(database, "no port"))
+/// The endpoint the service reported for `database`: its `(address, port)` as the API
+/// answers them, `None` when it has none (still being created, or stopped).
+fn endpoint(
+    database: &ManagedDatabase,
+    reported: Option<(Option<String>, Option<i32>)>,
+    engine: String,
+) -> Result<Endpoint, DbError> {
+    let (address, port) = reported.ok_or_else(|| no_endpoint(database, "no endpoint"))?;
+    Ok(Endpoint {
+        host: address.ok_or_else(|| no_endpoint(database, "no endpoint address"))?,
+        port: port
+            .and_then(|p| u16::try_from(p).ok())
+            .filter(|p| *p != 0)
+            .ok_or_else(|| no_endpoint(database, "no port"))?,
+        engine,
+    })
 }
 
 /// A database without an endpoint yet (creating, or stopped).

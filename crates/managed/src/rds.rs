@@ -5,7 +5,7 @@ use aws_sdk_rds::types::{DbCluster, DbInstance};
 use rotwise_db::DbError;
 use rotwise_db::managed::{Endpoint, ManagedDatabase, first_label};
 
-use crate::{AwsLocator, api_error, no_endpoint, not_found, port};
+use crate::{AwsLocator, api_error, endpoint, not_found};
 
 async fn client(locator: &AwsLocator) -> &Client {
     locator
@@ -29,14 +29,8 @@ pub(crate) async fn locate(
             else {
                 return Err(not_found(database, "no cluster in the answer"));
             };
-            let host = cluster
-                .endpoint
-                .ok_or_else(|| no_endpoint(database, "no endpoint"))?;
-            Ok(Endpoint {
-                host,
-                port: port(database, cluster.port)?,
-                engine: cluster.engine.unwrap_or_default(),
-            })
+            let engine = cluster.engine.unwrap_or_default();
+            endpoint(database, Some((cluster.endpoint, cluster.port)), engine)
         }
         _ => {
             let Some(instance) = instance(locator, id)
@@ -45,16 +39,8 @@ pub(crate) async fn locate(
             else {
                 return Err(not_found(database, "no instance in the answer"));
             };
-            let endpoint = instance
-                .endpoint
-                .ok_or_else(|| no_endpoint(database, "no endpoint"))?;
-            Ok(Endpoint {
-                host: endpoint
-                    .address
-                    .ok_or_else(|| no_endpoint(database, "no endpoint address"))?,
-                port: port(database, endpoint.port)?,
-                engine: instance.engine.unwrap_or_default(),
-            })
+            let reported = instance.endpoint.map(|e| (e.address, e.port));
+            endpoint(database, reported, instance.engine.unwrap_or_default())
         }
     }
 }

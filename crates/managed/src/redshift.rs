@@ -4,7 +4,7 @@
 use rotwise_db::DbError;
 use rotwise_db::managed::{Endpoint, ManagedDatabase};
 
-use crate::{AwsLocator, api_error, no_endpoint, not_found, port};
+use crate::{AwsLocator, api_error, endpoint, not_found};
 
 /// The engine a Redshift admin secret is for (its API implies it; AWS's function sets it).
 const ENGINE: &str = "redshift";
@@ -38,16 +38,8 @@ async fn cluster(locator: &AwsLocator, database: &ManagedDatabase) -> Result<End
     let Some(cluster) = out.clusters.unwrap_or_default().into_iter().next() else {
         return Err(not_found(database, "no cluster in the answer"));
     };
-    let endpoint = cluster
-        .endpoint
-        .ok_or_else(|| no_endpoint(database, "no endpoint"))?;
-    Ok(Endpoint {
-        host: endpoint
-            .address
-            .ok_or_else(|| no_endpoint(database, "no endpoint address"))?,
-        port: port(database, endpoint.port)?,
-        engine: ENGINE.into(),
-    })
+    let reported = cluster.endpoint.map(|e| (e.address, e.port));
+    endpoint(database, reported, ENGINE.into())
 }
 
 /// The namespace's name (ListNamespaces, matched by ARN), then the workgroup serving that
@@ -106,19 +98,8 @@ async fn serverless(
             .into_iter()
             .find(|w| w.namespace_name.as_deref() == Some(name.as_str()))
         {
-            let endpoint = workgroup.endpoint.ok_or_else(|| {
-                no_endpoint(
-                    database,
-                    &format!("no endpoint for workgroup of namespace {name}"),
-                )
-            })?;
-            return Ok(Endpoint {
-                host: endpoint
-                    .address
-                    .ok_or_else(|| no_endpoint(database, "no endpoint address"))?,
-                port: port(database, endpoint.port)?,
-                engine: ENGINE.into(),
-            });
+            let reported = workgroup.endpoint.map(|e| (e.address, e.port));
+            return endpoint(database, reported, ENGINE.into());
         }
         token = out.next_token;
         if token.is_none() {
