@@ -4,7 +4,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
-use serde_json::Value;
+use serde_json::{Value, json};
 
 struct Store {
     dir: PathBuf,
@@ -2752,4 +2752,106 @@ fn dry_run_refuses_what_would_start_a_rotation() {
         "{}",
         stderr(&out)
     );
+}
+
+/// moto (Secrets Manager and RDS): an RDS instance on `port` and its master secret as RDS
+/// makes it (only username and password, the system tag); the secret's ARN and the
+/// instance's endpoint address. `tagged: false` leaves the tag off.
+fn moto_rds_master(endpoint: &str, port: u16, tagged: bool) -> (String, String) {
+    use aws_sdk_rds::config::{BehaviorVersion, Credentials, Region};
+    let id = format!("cli-{}", &uuid::Uuid::new_v4().simple().to_string()[..10]);
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let config = aws_sdk_rds::Config::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new("us-east-1"))
+            .endpoint_url(endpoint)
+            .credentials_provider(Credentials::new("test", "test", None, None, "test"))
+            .build();
+        let db = aws_sdk_rds::Client::from_conf(config)
+            .create_db_instance()
+            .db_instance_identifier(&id)
+            .engine("postgres")
+            .engine_version("15.7")
+            .db_instance_class("db.t3.micro")
+            .allocated_storage(20)
+            .master_username("admin")
+            .master_user_password("not-used-by-the-test")
+            .port(i32::from(port))
+            .send()
+            .await
+            .unwrap()
+            .db_instance
+            .unwrap();
+        let store = rotwise_core::store::AwsStore::for_endpoint(endpoint, "us-east-1");
+        let mut create = store
+            .client()
+            .create_secret()
+            .name(format!("rds!db-{id}"))
+            .secret_string(r#"{"username": "admin", "password": "canary-master-9"}"#);
+        if tagged {
+            create = create.tags(
+                aws_sdk_secretsmanager::types::Tag::builder()
+                    .key("aws:rds:primarydbinstancearn")
+                    .value(db.db_instance_arn.unwrap())
+                    .build(),
+            );
+        }
+        let arn = create.send().await.unwrap().arn.unwrap();
+        (arn, db.endpoint.unwrap().address.unwrap())
+    })
+}
+
+/// doctor reads where an RDS-managed master secret's database is (its tag, then moto's
+/// RDS) and tries the master login there: the finding names the endpoint RDS reported (the
+/// name does not resolve here, so the login fails as unreachable). Without the tag, the
+/// master is reported incomplete. The master's password is never printed.
+#[test]
+fn doctor_locates_an_rds_managed_master_through_the_rds_api() {
+    let Some(endpoint) = rotwise_test_services::require_sm_endpoint() else {
+        return;
+    };
+    let env = [
+        ("AWS_ENDPOINT_URL_RDS", endpoint.as_str()),
+        ("AWS_ACCESS_KEY_ID", "test"),
+        ("AWS_SECRET_ACCESS_KEY", "test"),
+        ("AWS_REGION", "us-east-1"),
+        ("ROTATION_STRATEGY", "alternating"),
+    ];
+    let s = Store::new();
+    for tagged in [true, false] {
+        let port = closed_port();
+        let (master, address) = moto_rds_master(&endpoint, port, tagged);
+        let mut user: Value = serde_json::from_str(&pg_secret(port, "app", "canary-pw-9")).unwrap();
+        user["masterarn"] = json!(master);
+        let name = format!("cli-test/{}", uuid::Uuid::new_v4().simple());
+        let f = s.json_file("managed.json", &user.to_string());
+        let sm =
+            |args: &[&str]| run_with(&[&["--endpoint", endpoint.as_str()], args].concat(), &env);
+        ok(&sm(&["put", &name, "--from-json", f.to_str().unwrap()]));
+        let out = sm(&["doctor", &name, "--json"]);
+        let text = format!("{}{}", stdout(&out), stderr(&out));
+        assert!(!text.contains("canary-master-9"), "{text}");
+        let r = json_out(&out);
+        let finding = |code: &str| {
+            r["findings"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|f| f["code"] == code)
+                .cloned()
+        };
+        if tagged {
+            let login = finding("master_login_failed").unwrap_or_else(|| panic!("{r}"));
+            let message = login["message"].as_str().unwrap();
+            assert!(
+                message.contains(&format!("to {address} as admin")),
+                "{message}"
+            );
+            assert!(finding("master_incomplete").is_none(), "{r}");
+        } else {
+            assert!(finding("master_incomplete").is_some(), "{r}");
+            assert!(finding("master_login_failed").is_none(), "{r}");
+        }
+    }
 }

@@ -849,15 +849,22 @@ async fn check_master(store: &dyn SecretStore, t: &Target, master: &str) -> Opti
             ));
         }
     };
-    let mv = m
+    let mut mv = m
         .payload
         .as_string()
         .and_then(|s| serde_json::from_str::<Value>(s.expose_secret()).ok())
-        .filter(|v| {
-            ["host", "username", "password"]
-                .iter()
-                .all(|k| v.get(*k).and_then(Value::as_str).is_some())
-        });
+        .filter(Value::is_object);
+    // A master secret RDS or Redshift manages has no host: its tag says where it is.
+    if let Some(v) = mv.as_mut().filter(|v| v.get("host").is_none()) {
+        if let Err(finding) = locate_managed(store, master, v).await {
+            return Some(finding);
+        }
+    }
+    let mv = mv.filter(|v| {
+        ["host", "username", "password"]
+            .iter()
+            .all(|k| v.get(*k).and_then(Value::as_str).is_some())
+    });
     let Some(mv) = mv else {
         return Some(Finding::new(
             "master_incomplete",
@@ -885,6 +892,58 @@ async fn check_master(store: &dyn SecretStore, t: &Target, master: &str) -> Opti
         ),
         login_fix(kind, "master secret"),
     ))
+}
+
+/// Fill `host`, `port` and `engine` of a master secret RDS or Redshift manages (no `host`)
+/// from its system tag and the service's API, as the rotation does; a master without such
+/// a tag is left as it is (reported incomplete by the caller).
+async fn locate_managed(
+    store: &dyn SecretStore,
+    master: &str,
+    value: &mut Value,
+) -> Result<(), Finding> {
+    use rotwise_db::managed::{Locator, ManagedDatabase, secret_engine};
+    let tags = match store.describe_secret(master).await {
+        Ok(d) => d.tags,
+        Err(e) => {
+            return Err(Finding::new(
+                "master_missing",
+                format!("the master secret {master} cannot be described: {e}"),
+                "allow secretsmanager:DescribeSecret on the master secret",
+            ));
+        }
+    };
+    let database = match ManagedDatabase::from_tags(&tags) {
+        Ok(Some(database)) => database,
+        Ok(None) => return Ok(()),
+        Err(e) => {
+            return Err(Finding::new(
+                "master_incomplete",
+                e.to_string(),
+                "fix the tag, or add host/port/engine to the master secret",
+            ));
+        }
+    };
+    match rotwise_managed::AwsLocator::from_env()
+        .locate(&database)
+        .await
+    {
+        Ok(endpoint) => {
+            value["host"] = json!(endpoint.host);
+            value["port"] = json!(endpoint.port);
+            value["engine"] = json!(secret_engine(&endpoint.engine));
+            Ok(())
+        }
+        Err(e) => Err(Finding::new(
+            "master_unlocated",
+            format!(
+                "the master secret {master} belongs to the {database}, and where that database is \
+                 could not be read: {e}"
+            ),
+            "see the message; the rotation function makes the same call \
+             (docs/src/guides/managed-masters.md)",
+        )),
+    }
 }
 
 /// What to do when the login with `secret` (`"secret"`, `"master secret"`) fails with
