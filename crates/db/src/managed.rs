@@ -166,10 +166,11 @@ pub trait Locator: Send + Sync {
     /// message names the API call and what to do.
     async fn locate(&self, database: &ManagedDatabase) -> Result<Endpoint, DbError>;
 
-    /// Whether `user_host` is a read replica of the database the master reaches at
-    /// `master_host`: an RDS read replica of that instance, or the reader endpoint or a
-    /// reader instance of that Aurora cluster. Asked only when the two hosts differ and
-    /// both are RDS endpoint names.
+    /// Whether `user_host` reaches the database the master reaches at `master_host`, or a
+    /// read replica of it: an RDS read replica of that instance; the reader endpoint, a
+    /// reader instance or the writer instance of that Aurora cluster; that cluster's
+    /// endpoints when the master names its writer instance. Asked only when the two hosts
+    /// differ and both are RDS endpoint names.
     ///
     /// # Errors
     ///

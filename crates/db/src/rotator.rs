@@ -553,8 +553,9 @@ impl<D: Dialect> DbRotator<D> {
     }
 
     /// The master reaches `master_host` and the user's secret names `user_host`: allowed
-    /// only when the user's host is a read replica of the master's database (its users are
-    /// then changed on the writer and replicate), as AWS's functions allow.
+    /// only when the user's host is a read replica or another endpoint of the master's
+    /// database (its users are then changed through the master's endpoint and replicate),
+    /// as AWS's functions allow for replicas.
     async fn check_replica(
         &self,
         master_host: &str,
@@ -578,11 +579,12 @@ impl<D: Dialect> DbRotator<D> {
         tracing::info!(
             user_host,
             writer = master_host,
-            "the user's host is a read replica of the master's database: the users are changed on the writer"
+            "the user's host is a replica or another endpoint of the master's database: the users are changed through the master's endpoint"
         );
         changes.note(|| {
             format!(
-                "the user's host {user_host} is a read replica of {master_host}: the changes are made there and replicate"
+                "the user's host {user_host} is a replica or another endpoint of the database at \
+                 {master_host}: the changes are made through {master_host} and reach it from there"
             )
         });
         Ok(())

@@ -689,7 +689,10 @@ async fn a_user_on_a_read_replica_is_rotated_through_the_writer() {
     let s = managed_setup(REPLICA, master.clone(), &[], Some(asked.clone()));
     let run = s.driver.dry_run(&s.arn).await.unwrap();
     assert!(
-        run.set.notes.iter().any(|n| n.contains("read replica of")),
+        run.set
+            .notes
+            .iter()
+            .any(|n| n.contains("a replica or another endpoint of the database at")),
         "{:?}",
         run.set.notes
     );

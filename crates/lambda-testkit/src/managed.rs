@@ -377,7 +377,7 @@ async fn run_managed<F: Fixture>(
         .map_err(|e| format!("AWSPREVIOUS (the clone) stopped working: {e}"))?;
     let mut lines = vec!["managed master secret: its connection comes from the service's API"];
     if cases.len() > 1 {
-        lines.push("the user's host is a read replica of the master's database");
+        lines.push("the user's host is a replica or another endpoint of the master's database");
     }
     for line in lines {
         if !logs.contains(line) {

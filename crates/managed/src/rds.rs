@@ -84,7 +84,7 @@ pub(crate) async fn is_replica(
         let Some(cluster) = known(cluster(locator, master_id).await)? else {
             return Ok(false);
         };
-        return Ok(reader_of(&cluster, user_host, user_id));
+        return Ok(reader_of(&cluster, user_host, user_id) || member_of(&cluster, user_id));
     }
     let Some(user) = known(instance(locator, user_id).await)? else {
         // Not an instance: perhaps an Aurora reader endpoint of the master's cluster.
@@ -92,7 +92,12 @@ pub(crate) async fn is_replica(
             let Some(cluster) = known(cluster(locator, user_id).await)? else {
                 return Ok(false);
             };
-            return Ok(writer_of(&cluster, master_id) && reader_of(&cluster, user_host, user_id));
+            let writer_endpoint = cluster
+                .endpoint
+                .as_deref()
+                .is_some_and(|e| e.eq_ignore_ascii_case(user_host));
+            return Ok(writer_of(&cluster, master_id)
+                && (writer_endpoint || reader_of(&cluster, user_host, user_id)));
         }
         return Ok(false);
     };
@@ -142,6 +147,15 @@ fn reader_of(cluster: &DbCluster, user_host: &str, user_id: &str) -> bool {
                     .as_deref()
                     .is_some_and(|id| id.eq_ignore_ascii_case(user_id))
         })
+}
+
+/// Whether `id` is an instance of `cluster` (writer or reader).
+fn member_of(cluster: &DbCluster, id: &str) -> bool {
+    cluster.db_cluster_members().iter().any(|m| {
+        m.db_instance_identifier
+            .as_deref()
+            .is_some_and(|i| i.eq_ignore_ascii_case(id))
+    })
 }
 
 fn writer_of(cluster: &DbCluster, master_id: &str) -> bool {

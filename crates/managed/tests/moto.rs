@@ -152,10 +152,11 @@ async fn a_missing_database_and_an_unreachable_api_are_told_apart() {
     }
 }
 
-/// Read replicas: an RDS read replica of the master's instance, an Aurora reader endpoint
-/// and reader instance of the master's cluster (by its cluster endpoint or its writer
-/// instance) are replicas; the other direction, the writer, and unrelated or unknown
-/// hosts are not.
+/// Read replicas and other endpoints of the same database: an RDS read replica of the
+/// master's instance; an Aurora reader endpoint, reader instance or writer instance of the
+/// master's cluster endpoint; the cluster's endpoints and readers of the master's writer
+/// instance. Not: a replica's source (the other direction), a reader's writer, unrelated
+/// or unknown hosts.
 #[tokio::test]
 async fn replicas_and_readers_are_recognised_and_nothing_else() {
     let Some(url) = require_sm_endpoint() else {
@@ -228,7 +229,8 @@ async fn replicas_and_readers_are_recognised_and_nothing_else() {
         (&main_host, &unknown, false),
         (&cluster_host, &reader_endpoint, true),
         (&cluster_host, &reader_host, true),
-        (&cluster_host, &writer_host, false),
+        (&cluster_host, &writer_host, true),
+        (&writer_host, &cluster_host, true),
         (&writer_host, &reader_host, true),
         (&writer_host, &reader_endpoint, true),
         (&reader_host, &writer_host, false),

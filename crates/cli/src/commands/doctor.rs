@@ -855,10 +855,10 @@ async fn check_master(store: &dyn SecretStore, t: &Target, master: &str) -> Opti
         .and_then(|s| serde_json::from_str::<Value>(s.expose_secret()).ok())
         .filter(Value::is_object);
     // A master secret RDS or Redshift manages has no host: its tag says where it is.
-    if let Some(v) = mv.as_mut().filter(|v| v.get("host").is_none()) {
-        if let Err(finding) = locate_managed(store, master, v).await {
-            return Some(finding);
-        }
+    if let Some(v) = mv.as_mut().filter(|v| v.get("host").is_none())
+        && let Err(finding) = locate_managed(store, master, v).await
+    {
+        return Some(finding);
     }
     let mv = mv.filter(|v| {
         ["host", "username", "password"]
