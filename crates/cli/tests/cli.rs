@@ -2758,31 +2758,12 @@ fn dry_run_refuses_what_would_start_a_rotation() {
 /// makes it (only username and password, the system tag); the secret's ARN and the
 /// instance's endpoint address. `tagged: false` leaves the tag off.
 fn moto_rds_master(endpoint: &str, port: u16, tagged: bool) -> (String, String) {
-    use aws_sdk_rds::config::{BehaviorVersion, Credentials, Region};
+    use rotwise_test_services::moto;
     let id = format!("cli-{}", &uuid::Uuid::new_v4().simple().to_string()[..10]);
     let runtime = tokio::runtime::Runtime::new().unwrap();
     runtime.block_on(async {
-        let config = aws_sdk_rds::Config::builder()
-            .behavior_version(BehaviorVersion::latest())
-            .region(Region::new("us-east-1"))
-            .endpoint_url(endpoint)
-            .credentials_provider(Credentials::new("test", "test", None, None, "test"))
-            .build();
-        let db = aws_sdk_rds::Client::from_conf(config)
-            .create_db_instance()
-            .db_instance_identifier(&id)
-            .engine("postgres")
-            .engine_version("15.7")
-            .db_instance_class("db.t3.micro")
-            .allocated_storage(20)
-            .master_username("admin")
-            .master_user_password("not-used-by-the-test")
-            .port(i32::from(port))
-            .send()
-            .await
-            .unwrap()
-            .db_instance
-            .unwrap();
+        let rds = moto::rds_client(endpoint);
+        let (instance_arn, address) = moto::rds_instance(&rds, &id, "postgres", port).await;
         let store = rotwise_core::store::AwsStore::for_endpoint(endpoint, "us-east-1");
         let mut create = store
             .client()
@@ -2793,12 +2774,12 @@ fn moto_rds_master(endpoint: &str, port: u16, tagged: bool) -> (String, String) 
             create = create.tags(
                 aws_sdk_secretsmanager::types::Tag::builder()
                     .key("aws:rds:primarydbinstancearn")
-                    .value(db.db_instance_arn.unwrap())
+                    .value(instance_arn)
                     .build(),
             );
         }
         let arn = create.send().await.unwrap().arn.unwrap();
-        (arn, db.endpoint.unwrap().address.unwrap())
+        (arn, address)
     })
 }
 

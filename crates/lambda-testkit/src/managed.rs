@@ -14,6 +14,7 @@ use std::process::Command;
 use std::sync::Arc;
 
 use rotwise_core::store::{AWSCURRENT, MemoryStore};
+use rotwise_test_services::moto;
 use serde_json::{Value, json};
 
 use crate::Error;
@@ -65,77 +66,6 @@ pub fn with_private_hosts(bin: &Path, names: &[&str], dir: &Path) -> Result<Path
         std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755))?;
     }
     Ok(script)
-}
-
-/// moto's RDS, where the test registers its server as instances.
-struct MotoRds(aws_sdk_rds::Client);
-
-impl MotoRds {
-    fn new(url: &str) -> Self {
-        use aws_sdk_rds::config::{BehaviorVersion, Credentials, Region};
-        let config = aws_sdk_rds::Config::builder()
-            .behavior_version(BehaviorVersion::latest())
-            .region(Region::new("us-east-1"))
-            .endpoint_url(url)
-            .credentials_provider(Credentials::new("test", "test", None, None, "test"))
-            .build();
-        MotoRds(aws_sdk_rds::Client::from_conf(config))
-    }
-
-    /// An instance of `engine` on `port`: its ARN and endpoint address.
-    async fn instance(&self, id: &str, engine: &str, port: u16) -> Result<(String, String), Error> {
-        let made = self
-            .0
-            .create_db_instance()
-            .db_instance_identifier(id)
-            .engine(engine)
-            // moto knows no default version for MariaDB; the servers here are 15 and 10.11.
-            .engine_version(if engine == "mariadb" {
-                "10.11.9"
-            } else {
-                "15.7"
-            })
-            .db_instance_class("db.t3.micro")
-            .allocated_storage(20)
-            .master_username("admin")
-            .master_user_password("not-used-by-the-test")
-            .port(i32::from(port))
-            .send()
-            .await
-            .map_err(|e| format!("moto CreateDBInstance: {e:?}"))?
-            .db_instance
-            .ok_or("moto returned no instance")?;
-        Ok((
-            made.db_instance_arn.ok_or("no DBInstanceArn")?,
-            made.endpoint
-                .and_then(|e| e.address)
-                .ok_or("no Endpoint.Address")?,
-        ))
-    }
-
-    /// A read replica of `source`: its endpoint address.
-    async fn replica(&self, id: &str, source: &str) -> Result<String, Error> {
-        self.0
-            .create_db_instance_read_replica()
-            .db_instance_identifier(id)
-            .source_db_instance_identifier(source)
-            .send()
-            .await
-            .map_err(|e| format!("moto CreateDBInstanceReadReplica: {e:?}"))?;
-        let out = self
-            .0
-            .describe_db_instances()
-            .db_instance_identifier(id)
-            .send()
-            .await
-            .map_err(|e| format!("moto DescribeDBInstances: {e:?}"))?;
-        Ok(out
-            .db_instances()
-            .first()
-            .and_then(|i| i.endpoint.as_ref())
-            .and_then(|e| e.address.clone())
-            .ok_or("no replica address")?)
-    }
 }
 
 /// The connection keys of `fx`'s secrets, with `host` replaced and `ssl` removed (so an
@@ -282,9 +212,9 @@ async fn run_managed<F: Fixture>(
     // Each case's host, the tag on its master secret, the service's API prefix and URL variable.
     let (hosts, tag, arn, prefix, endpoint_var) = match by {
         ManagedBy::Rds(engine) => {
-            let rds = MotoRds::new(moto_url);
-            let (arn, writer) = rds.instance(&id, engine, port).await?;
-            let replica = rds.replica(&format!("{id}-ro"), &id).await?;
+            let rds = moto::rds_client(moto_url);
+            let (arn, writer) = moto::rds_instance(&rds, &id, engine, port).await;
+            let replica = moto::rds_replica(&rds, &format!("{id}-ro"), &id).await;
             (
                 vec![writer, replica],
                 "aws:rds:primarydbinstancearn",

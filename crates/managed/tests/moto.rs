@@ -6,66 +6,12 @@
 use rotwise_core::ErrorKind;
 use rotwise_db::managed::{Locator, ManagedDatabase, RDS_INSTANCE_TAG};
 use rotwise_managed::AwsLocator;
+use rotwise_test_services::moto::{REGION, rds_address, rds_client, rds_instance, rds_replica};
 use rotwise_test_services::{require_sm_endpoint, unique_name};
-
-const REGION: &str = "us-east-1";
 
 /// An identifier RDS and Redshift accept: letters, digits and hyphens.
 fn id(prefix: &str) -> String {
     unique_name(&prefix.replace('-', "_")).replace('_', "-")
-}
-
-fn rds(url: &str) -> aws_sdk_rds::Client {
-    let config = aws_sdk_rds::Config::builder()
-        .behavior_version(aws_sdk_rds::config::BehaviorVersion::latest())
-        .region(aws_sdk_rds::config::Region::new(REGION))
-        .endpoint_url(url)
-        .credentials_provider(aws_sdk_rds::config::Credentials::new(
-            "test", "test", None, None, "test",
-        ))
-        .build();
-    aws_sdk_rds::Client::from_conf(config)
-}
-
-async fn instance(
-    rds: &aws_sdk_rds::Client,
-    id: &str,
-    engine: &str,
-    port: i32,
-) -> (String, String) {
-    let out = rds
-        .create_db_instance()
-        .db_instance_identifier(id)
-        .engine(engine)
-        .db_instance_class("db.t3.micro")
-        .allocated_storage(20)
-        .master_username("admin")
-        .master_user_password("not-used-by-the-test")
-        .port(port)
-        .send()
-        .await
-        .unwrap();
-    let db = out.db_instance.unwrap();
-    (
-        db.db_instance_arn.unwrap(),
-        db.endpoint.unwrap().address.unwrap(),
-    )
-}
-
-async fn host_of(rds: &aws_sdk_rds::Client, id: &str) -> String {
-    let out = rds
-        .describe_db_instances()
-        .db_instance_identifier(id)
-        .send()
-        .await
-        .unwrap();
-    out.db_instances()[0]
-        .endpoint
-        .as_ref()
-        .unwrap()
-        .address
-        .clone()
-        .unwrap()
 }
 
 /// An instance's master secret: host, port and engine from `DescribeDBInstances`, one
@@ -75,9 +21,9 @@ async fn instances_and_clusters_are_found_from_their_tag_arns() {
     let Some(url) = require_sm_endpoint() else {
         return;
     };
-    let client = rds(&url);
+    let client = rds_client(&url);
     let name = id("rwm-pg");
-    let (arn, host) = instance(&client, &name, "postgres", 15432).await;
+    let (arn, host) = rds_instance(&client, &name, "postgres", 15432).await;
     assert!(
         host.starts_with(&format!("{name}.")) && host.ends_with(".rds.amazonaws.com"),
         "{host}"
@@ -162,19 +108,12 @@ async fn replicas_and_readers_are_recognised_and_nothing_else() {
     let Some(url) = require_sm_endpoint() else {
         return;
     };
-    let client = rds(&url);
+    let client = rds_client(&url);
     let main = id("rwm-main");
-    let (_, main_host) = instance(&client, &main, "postgres", 15432).await;
+    let (_, main_host) = rds_instance(&client, &main, "postgres", 15432).await;
     let replica = id("rwm-replica");
-    client
-        .create_db_instance_read_replica()
-        .db_instance_identifier(&replica)
-        .source_db_instance_identifier(&main)
-        .send()
-        .await
-        .unwrap();
-    let replica_host = host_of(&client, &replica).await;
-    let (_, other_host) = instance(&client, &id("rwm-other"), "postgres", 15432).await;
+    let replica_host = rds_replica(&client, &replica, &main).await;
+    let (_, other_host) = rds_instance(&client, &id("rwm-other"), "postgres", 15432).await;
 
     let cluster = id("rwm-cl");
     let made = client
@@ -216,8 +155,8 @@ async fn replicas_and_readers_are_recognised_and_nothing_else() {
     );
     let (cluster_host, reader_endpoint) = (made.endpoint.unwrap(), made.reader_endpoint.unwrap());
     let (writer_host, reader_host) = (
-        host_of(&client, &writer).await,
-        host_of(&client, &reader).await,
+        rds_address(&client, &writer).await,
+        rds_address(&client, &reader).await,
     );
     let unknown = format!("rwm-nosuch.aaaaaaaaaa.{REGION}.rds.amazonaws.com");
 

@@ -47,6 +47,8 @@
 //! ([`crypto_provider`]); [`install_crypto_provider`] also installs it as the process default for
 //! libraries (mysql_async) that build their configuration from the default.
 
+pub mod moto;
+
 use std::collections::HashMap;
 use std::fs;
 use std::future::Future;
