@@ -506,13 +506,19 @@ impl<D: Dialect> DbRotator<D> {
                 format!("the master secret {masterarn} is not usable: {error}"),
             )
         };
-        let fields = match version
-            .payload
-            .as_string()
-            .map(|s| serde_json::from_str(s.expose_secret()))
-        {
-            Some(Ok(Value::Object(fields))) if !fields.contains_key("host") => fields,
-            _ => return DbSecret::parse(&version.payload).map_err(|e| unusable(&e)),
+        // The common case, a master with `host`, is parsed once; only a JSON object without
+        // `host` (the first key checked) is read again as a managed master.
+        let fields = match DbSecret::parse(&version.payload) {
+            Ok(master) => return Ok(master),
+            Err(SecretError::Missing("host")) => match version
+                .payload
+                .as_string()
+                .map(|s| serde_json::from_str(s.expose_secret()))
+            {
+                Some(Ok(Value::Object(fields))) => fields,
+                _ => return Err(unusable(&SecretError::Missing("host"))),
+            },
+            Err(e) => return Err(unusable(&e)),
         };
         let Some(locator) = &self.locator else {
             return Err(unusable(&format_args!(
